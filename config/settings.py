@@ -1,0 +1,194 @@
+"""hookdesk settings: everything configurable comes from the environment, with safe defaults."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("HOOKDESK_VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _local_secret_key() -> str:
+    """A per-installation key kept in var/, so a fresh checkout runs without configuration
+    and sessions and derived encryption keys survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_q",
+    "webhooks",
+    "rules",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# PostgreSQL in production (DATABASE_URL); SQLite in var/ for a machine with nothing set up.
+_sqlite_path = VAR_DIR / "hookdesk.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{_sqlite_path}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The web server and the worker cluster write concurrently: WAL and IMMEDIATE
+    # transactions turn lock contention into short waits instead of "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Security -------------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("HOOKDESK_BEHIND_TLS_PROXY", False) else None
+)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(SECURE_PROXY_SSL_HEADER))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- Background processing (django-q2) ------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+Q_CLUSTER = {
+    "name": env_str("HOOKDESK_QUEUE_NAME", "hookdesk"),
+    "workers": env_int("HOOKDESK_WORKERS", 2),
+    # One event is processed in well under a second; a task still running after `timeout`
+    # is killed and the sweep picks its event up again.
+    "timeout": 60,
+    # The ORM broker re-delivers a task after `retry` seconds: it must exceed `timeout`
+    # plus queueing time, or tasks run twice.
+    "retry": 180,
+    # Retries are ours (the event's own attempts and backoff), not the broker's.
+    "max_attempts": 1,
+    # Successful results live in our own tables; saving them in django-q2 costs ~3x throughput.
+    "save_limit": -1,
+    "ack_failures": True,
+    "queue_limit": 100,
+    "bulk": 10,
+    "poll": 0.2,
+    "catch_up": False,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- hookdesk -------------------------------------------------------------------------------
+HOOKDESK = {
+    # Fernet keys (urlsafe base64, 32 bytes), comma-separated, newest first. Older keys still
+    # decrypt, so keys can be rotated. Without them a key is derived from SECRET_KEY.
+    "ENCRYPTION_KEYS": env_list("HOOKDESK_ENCRYPTION_KEYS", []),
+    "MAX_BODY_BYTES": env_int("HOOKDESK_MAX_BODY_BYTES", 1024 * 1024),
+    "TIMESTAMP_TOLERANCE_SECONDS": env_int("HOOKDESK_TIMESTAMP_TOLERANCE", 300),
+    # Old secrets that may stay valid at once after rotations; older ones expire at rotation.
+    "MAX_LIVE_OLD_SECRETS": env_int("HOOKDESK_MAX_LIVE_OLD_SECRETS", 2),
+    # Delay before each retry of a failed processing attempt; then the event is dead.
+    "PROCESSING_BACKOFF_SECONDS": [30, 120, 600],
+    # A pending event not claimed this long after receipt is re-enqueued by the sweep.
+    "SWEEP_PENDING_AFTER_SECONDS": env_int("HOOKDESK_SWEEP_PENDING_AFTER", 60),
+    # A claim older than this is taken to belong to a dead worker.
+    "STALE_CLAIM_SECONDS": env_int("HOOKDESK_STALE_CLAIM_SECONDS", 300),
+    "SWEEP_BATCH": 500,
+    # Dotted paths of functions called with (event=, order_view=) for every processed event,
+    # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
+    "EVENT_CONSUMERS": [],
+    "PUBLIC_BASE_URL": env_str("HOOKDESK_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+}
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

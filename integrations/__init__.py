@@ -1,0 +1,1 @@
+"""Downstream destinations, outbound deliveries, retries, dead letters and ERP adapters."""

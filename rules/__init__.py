@@ -1,0 +1,1 @@
+"""Hold rules (blocks), risk signals, held orders, decisions and backtests."""

@@ -1,0 +1,1 @@
+"""Endpoints and secrets, the receiver, every delivery and event, and the processing pipeline."""

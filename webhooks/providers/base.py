@@ -1,0 +1,235 @@
+"""The interface every provider scheme implements, and the values it returns."""
+
+import hmac
+import json
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MAX_EVENT_ID_LENGTH = 255
+MAX_EVENT_TYPE_LENGTH = 100
+
+
+class SignatureError(Exception):
+    """The delivery is not authentic. `reason` is a DeliveryOutcome value; the message is safe
+    to return to the sender (it never contains a secret or an expected signature)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class EnvelopeError(Exception):
+    """Authentic bytes that are not a usable envelope (bad JSON, missing fields)."""
+
+
+def missing(header: str) -> SignatureError:
+    return SignatureError("missing_signature", f"missing {header} header")
+
+
+def malformed(header: str, why: str) -> SignatureError:
+    return SignatureError("malformed_signature", f"malformed {header} header: {why}")
+
+
+def invalid() -> SignatureError:
+    return SignatureError("invalid_signature", "signature does not match any endpoint secret")
+
+
+def out_of_tolerance(timestamp: int, now: float, tolerance: int) -> SignatureError | None:
+    """The same window in both directions: a signature from the future is as suspect as an old one."""
+    if abs(now - timestamp) > tolerance:
+        return SignatureError(
+            "timestamp_out_of_tolerance",
+            f"timestamp is more than {tolerance} seconds from the server's clock",
+        )
+    return None
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, "sha256").digest()
+
+
+def matching_secret(
+    candidates: Sequence[bytes], keys: Sequence[bytes], message: bytes
+) -> int | None:
+    """Index of the first key whose HMAC of `message` equals one of the candidate digests.
+    Every comparison is constant-time."""
+    for index, key in enumerate(keys):
+        expected = hmac_sha256(key, message)
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+            return index
+    return None
+
+
+def parse_unix_timestamp(value: str, header: str) -> int:
+    # isdigit() accepts non-ASCII digits; only 0-9 are a timestamp.
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise malformed(header, "timestamp must be a unix time in seconds")
+    return int(value)
+
+
+def parse_hex_digest(value: str, header: str) -> bytes:
+    if len(value) != 64 or not value.isascii():
+        raise malformed(header, "expected 64 hex characters")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise malformed(header, "expected 64 hex characters") from None
+
+
+def load_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError.
+        raise EnvelopeError("body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise EnvelopeError("body must be a JSON object")
+    return payload
+
+
+def required_str(payload: Mapping[str, Any], key: str, *, max_length: int, where: str = "") -> str:
+    value = payload.get(key)
+    name = f"{where}{key}"
+    if not isinstance(value, str) or not value.strip():
+        raise EnvelopeError(f"missing or empty string field '{name}'")
+    if len(value) > max_length:
+        raise EnvelopeError(f"field '{name}' is longer than {max_length} characters")
+    return value
+
+
+def required_object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if not isinstance(value, dict):
+        raise EnvelopeError(f"missing object field '{key}'")
+    return value
+
+
+def optional_str(data: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def optional_amount(data: Mapping[str, Any], *keys: str) -> Decimal | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float | str):
+            try:
+                amount = Decimal(str(value))
+            except InvalidOperation:
+                continue
+            if amount.is_finite():
+                return amount
+    return None
+
+
+def optional_country(data: Mapping[str, Any], *keys: str) -> str | None:
+    """ISO country codes, upper-cased; a nested address object's `country` is accepted too."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get("country") or value.get("country_code")
+        if isinstance(value, str) and value.strip():
+            return value.strip().upper()[:3]
+    return None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every scheme's envelope boils down to."""
+
+    event_id: str | None
+    event_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """The canonical order view: what hookdesk knows about an order from one event.
+    Fields the event does not carry stay None (unknown), never a guess."""
+
+    event_type: str
+    order_id: str | None = None
+    customer_id: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    ship_to_country: str | None = None
+    bill_to_country: str | None = None
+    payment_method: str | None = None
+    payment_id: str | None = None
+    upstream_block_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.amount is not None:
+            data["amount"] = str(self.amount)
+        return data
+
+
+class ProviderScheme(ABC):
+    """One provider's wire format: how its deliveries are signed and what its envelope means."""
+
+    name: str
+    #: Provider retry/delivery headers worth recording on every delivery attempt.
+    recorded_headers: tuple[str, ...] = ()
+    #: Event types the provider documents (used for samples and validation messages).
+    event_types: tuple[str, ...] = ()
+
+    def secret_key(self, secret: str) -> bytes:
+        """The HMAC key a stored secret stands for."""
+        return secret.encode()
+
+    def new_secret(self) -> str:
+        return "hdk_" + secrets.token_urlsafe(32)
+
+    @abstractmethod
+    def verify(
+        self,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: float,
+        tolerance: int,
+    ) -> int:
+        """Return the index of the secret that signed the delivery, or raise SignatureError.
+        `headers` has lower-case names."""
+
+    @abstractmethod
+    def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
+        """Return the envelope or raise EnvelopeError."""
+
+    @abstractmethod
+    def order_view(self, envelope: Envelope) -> OrderView:
+        """The canonical order view of an envelope."""
+
+    @abstractmethod
+    def sign(
+        self, *, body: bytes, secret: str, timestamp: int, event_id: str | None
+    ) -> dict[str, str]:
+        """The headers a sender of this scheme attaches to `body`."""
+
+    @abstractmethod
+    def sample_body(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        order_id: str,
+        amount: Decimal,
+        customer_id: str,
+        timestamp: int,
+    ) -> bytes:
+        """A realistic delivery body of this scheme, for test webhooks."""

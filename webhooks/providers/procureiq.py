@@ -1,0 +1,159 @@
+"""ProcureIQ: `X-ProcureIQ-Signature: sha256=<hex>` over the raw body; envelope
+`{id, type, version, created, data, metadata}`."""
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from webhooks.providers.base import (
+    MAX_EVENT_ID_LENGTH,
+    MAX_EVENT_TYPE_LENGTH,
+    Envelope,
+    OrderView,
+    ProviderScheme,
+    hmac_sha256,
+    invalid,
+    load_json_object,
+    malformed,
+    matching_secret,
+    missing,
+    optional_amount,
+    optional_country,
+    optional_str,
+    parse_hex_digest,
+    required_object,
+    required_str,
+)
+
+HEADER = "x-procureiq-signature"
+
+EVENT_TYPES = (
+    "search.started",
+    "search.completed",
+    "search.failed",
+    "order.created",
+    "order.confirmed",
+    "order.shipped",
+    "order.delivered",
+    "order.cancelled",
+    "payment.initiated",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "product.listed",
+    "product.approved",
+    "product.rejected",
+    "user.registered",
+    "user.tier_changed",
+    "support.ticket_created",
+    "support.ticket_resolved",
+    "support.csat_submitted",
+    "ad.campaign_started",
+    "ad.budget_exhausted",
+)
+
+
+class ProcureIQ(ProviderScheme):
+    name = "procureiq"
+    recorded_headers = (
+        "x-procureiq-event",
+        "x-procureiq-delivery",
+        "x-procureiq-timestamp",
+        "user-agent",
+        "content-type",
+    )
+    event_types = EVENT_TYPES
+
+    def verify(
+        self,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: float,
+        tolerance: int,
+    ) -> int:
+        # The timestamp header is not covered by the signature, so it cannot bound replays;
+        # the event id (idempotency) does.
+        value = headers.get(HEADER)
+        if not value:
+            raise missing("X-ProcureIQ-Signature")
+        scheme, sep, digest = value.strip().partition("=")
+        if not sep or scheme != "sha256":
+            raise malformed("X-ProcureIQ-Signature", "expected sha256=<hex>")
+        candidate = parse_hex_digest(digest, "X-ProcureIQ-Signature")
+        index = matching_secret([candidate], [self.secret_key(s) for s in secrets], body)
+        if index is None:
+            raise invalid()
+        return index
+
+    def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
+        payload = load_json_object(body)
+        return Envelope(
+            event_id=required_str(payload, "id", max_length=MAX_EVENT_ID_LENGTH),
+            event_type=required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH),
+            payload={**payload, "data": required_object(payload, "data")},
+        )
+
+    def order_view(self, envelope: Envelope) -> OrderView:
+        data = envelope.payload["data"]
+        return OrderView(
+            event_type=envelope.event_type,
+            order_id=optional_str(data, "orderId"),
+            customer_id=optional_str(data, "userId"),
+            amount=optional_amount(data, "totalAmount", "amount"),
+            currency=optional_str(data, "currency"),
+            ship_to_country=optional_country(data, "shipToCountry", "shippingAddress"),
+            bill_to_country=optional_country(data, "billToCountry", "billingAddress"),
+            payment_method=optional_str(data, "paymentMethod", "provider"),
+            payment_id=optional_str(data, "paymentId"),
+            extra={
+                key: data[key]
+                for key in ("itemCount", "reason", "trackingNumber", "email", "role")
+                if key in data
+            },
+        )
+
+    def sign(
+        self, *, body: bytes, secret: str, timestamp: int, event_id: str | None
+    ) -> dict[str, str]:
+        digest = hmac_sha256(self.secret_key(secret), body)
+        headers = {
+            "X-ProcureIQ-Signature": f"sha256={digest.hex()}",
+            "X-ProcureIQ-Timestamp": str(timestamp),
+        }
+        try:
+            headers["X-ProcureIQ-Event"] = json.loads(body)["type"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        if event_id:
+            headers["X-ProcureIQ-Delivery"] = f"dlv_{event_id}"
+        return headers
+
+    def sample_body(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        order_id: str,
+        amount: Decimal,
+        customer_id: str,
+        timestamp: int,
+    ) -> bytes:
+        data: dict = {"orderId": order_id, "userId": customer_id}
+        if event_type.startswith("payment."):
+            data.update(paymentId=f"pay_{event_id[-20:]}", amount=float(amount), currency="USD")
+        elif event_type.startswith("user."):
+            data = {"userId": customer_id}
+        else:
+            data.update(totalAmount=float(amount), currency="USD", itemCount=1)
+        return json.dumps(
+            {
+                "id": event_id,
+                "type": event_type,
+                "version": "1.0",
+                "created": timestamp,
+                "data": data,
+                "metadata": {"procureiqVersion": "1.0.0", "environment": "sandbox"},
+            }
+        ).encode()
