@@ -107,6 +107,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -117,7 +118,9 @@ WHITENOISE_USE_FINDERS = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("HOOKDESK_BEHIND_TLS_PROXY", False) else None
 )
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(SECURE_PROXY_SSL_HEADER))
+SESSION_COOKIE_SECURE = env_bool(
+    "SESSION_COOKIE_SECURE", not DEBUG and bool(SECURE_PROXY_SSL_HEADER)
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- REST framework -------------------------------------------------------------------------

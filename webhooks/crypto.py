@@ -45,7 +45,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode("ascii")).decode()
     except InvalidToken:
-        raise SecretDecryptionError("stored secret does not decrypt with the configured keys") from None
+        raise SecretDecryptionError(
+            "stored secret does not decrypt with the configured keys"
+        ) from None
 
 
 def fingerprint(plaintext: str) -> str:

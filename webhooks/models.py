@@ -110,7 +110,8 @@ class Event(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="events")
-    provider_event_id = models.CharField(
+    # NULL, not "", for "no id": the unique constraint must not treat id-less events as equal.
+    provider_event_id = models.CharField(  # noqa: DJ001
         max_length=255,
         null=True,
         blank=True,
@@ -160,9 +161,7 @@ class Event(models.Model):
             models.Index(fields=["endpoint", "-received_at"], name="event_endpoint_received"),
             models.Index(fields=["event_type", "-received_at"], name="event_type_received"),
             models.Index(fields=["-received_at"], name="event_received"),
-            models.Index(
-                fields=["order_id"], condition=~Q(order_id=""), name="event_order_id"
-            ),
+            models.Index(fields=["order_id"], condition=~Q(order_id=""), name="event_order_id"),
             models.Index(
                 fields=["customer_id", "received_at"],
                 condition=~Q(customer_id=""),

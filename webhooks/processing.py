@@ -186,8 +186,9 @@ def events_sweep(*, now=None) -> dict[str, int]:
     not_recently_queued = Q(requeued_at__isnull=True) | Q(requeued_at__lt=quiet)
     active = Q(endpoint__state=EndpointState.ACTIVE)
     retries = _requeue(
-        Event.objects.filter(active, not_recently_queued, status=EventStatus.FAILED)
-        .filter(next_attempt_at__lte=now),
+        Event.objects.filter(active, not_recently_queued, status=EventStatus.FAILED).filter(
+            next_attempt_at__lte=now
+        ),
         now=now,
         trigger="retry",
     )

@@ -120,10 +120,16 @@ def receive(delivery: IncomingDelivery) -> Receipt:
     endpoint = endpoint_by_slug(delivery.slug)
     if endpoint is None or endpoint.state == EndpointState.DISABLED:
         outcome = (
-            DeliveryOutcome.UNKNOWN_ENDPOINT if endpoint is None else DeliveryOutcome.DISABLED_ENDPOINT
+            DeliveryOutcome.UNKNOWN_ENDPOINT
+            if endpoint is None
+            else DeliveryOutcome.DISABLED_ENDPOINT
         )
         return _refuse(
-            delivery, endpoint=endpoint, outcome=outcome, status_code=404, message="unknown endpoint"
+            delivery,
+            endpoint=endpoint,
+            outcome=outcome,
+            status_code=404,
+            message="unknown endpoint",
         )
 
     limit = settings.HOOKDESK["MAX_BODY_BYTES"]
@@ -229,9 +235,7 @@ def _store(
             )
             _touch_last_verified(verified_by, now)
             if endpoint.state == EndpointState.ACTIVE:
-                transaction.on_commit(
-                    lambda: event_enqueue(event.pk, trigger="queue"), robust=True
-                )
+                transaction.on_commit(lambda: event_enqueue(event.pk, trigger="queue"), robust=True)
     except IntegrityError:
         # The unique constraint on (endpoint, provider_event_id) fired: another delivery of
         # the same event, possibly concurrent, was stored first. Its transaction has
@@ -257,4 +261,3 @@ def _touch_last_verified(secret: EndpointSecret, now) -> None:
     if secret.last_verified_at and now - secret.last_verified_at < LAST_VERIFIED_RESOLUTION:
         return
     EndpointSecret.objects.filter(pk=secret.pk).update(last_verified_at=now)
-

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from webhooks import crypto
 from webhooks.models import Endpoint, EndpointSecret, EndpointState, Event, EventStatus
+from webhooks.processing import events_enqueue
 from webhooks.providers import get_scheme
 
 logger = logging.getLogger(__name__)
@@ -151,9 +152,7 @@ def endpoint_set_state(*, endpoint: Endpoint, state: str) -> int:
     logger.info("endpoint %s is now %s", endpoint.slug, state)
     if state != EndpointState.ACTIVE:
         return 0
-    from webhooks.processing import events_enqueue
-
     waiting = Event.objects.filter(endpoint=endpoint, status=EventStatus.PENDING).values_list(
         "pk", flat=True
     )
-    return events_enqueue(list(waiting), trigger="resume")
+    return events_enqueue(waiting.iterator(chunk_size=1000), trigger="resume")

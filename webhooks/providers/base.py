@@ -40,7 +40,7 @@ def invalid() -> SignatureError:
 
 
 def out_of_tolerance(timestamp: int, now: float, tolerance: int) -> SignatureError | None:
-    """The same window in both directions: a signature from the future is as suspect as an old one."""
+    """The same window in both directions: a future timestamp is as suspect as an old one."""
     if abs(now - timestamp) > tolerance:
         return SignatureError(
             "timestamp_out_of_tolerance",

@@ -1,6 +1,7 @@
 """ProcureIQ: `X-ProcureIQ-Signature: sha256=<hex>` over the raw body; envelope
 `{id, type, version, created, data, metadata}`."""
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -122,10 +123,8 @@ class ProcureIQ(ProviderScheme):
             "X-ProcureIQ-Signature": f"sha256={digest.hex()}",
             "X-ProcureIQ-Timestamp": str(timestamp),
         }
-        try:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             headers["X-ProcureIQ-Event"] = json.loads(body)["type"]
-        except (ValueError, KeyError, TypeError):
-            pass
         if event_id:
             headers["X-ProcureIQ-Delivery"] = f"dlv_{event_id}"
         return headers

@@ -6,6 +6,7 @@ import binascii
 import json
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from webhooks.providers.base import (
@@ -139,8 +140,6 @@ class Standard(ProviderScheme):
         customer_id: str,
         timestamp: int,
     ) -> bytes:
-        from datetime import UTC, datetime
-
         return json.dumps(
             {
                 "type": event_type,

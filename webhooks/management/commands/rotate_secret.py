@@ -21,7 +21,9 @@ class Command(BaseCommand):
         except Endpoint.DoesNotExist:
             raise CommandError(f"no endpoint {slug!r}") from None
         try:
-            stored, secret = secret_rotate(endpoint=endpoint, grace=parse_grace(grace), secret=secret)
+            stored, secret = secret_rotate(
+                endpoint=endpoint, grace=parse_grace(grace), secret=secret
+            )
         except SecretError as error:
             raise CommandError(str(error)) from None
         self.stderr.write(
