@@ -25,3 +25,30 @@ def make_endpoint(db):
         return endpoint_create(slug=slug, provider=provider, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def wide_live_server(transactional_db):
+    """A real HTTP server on loopback that takes bursts of concurrent connections."""
+    from tests.support.live_server import LiveServer
+
+    server = LiveServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def qcluster(transactional_db, tmp_path):
+    """Start a real django-q2 cluster on the test database: qcluster() -> Cluster."""
+    from tests.support.cluster import Cluster
+
+    started = []
+
+    def start():
+        cluster = Cluster(tmp_path / "qcluster.log")
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
