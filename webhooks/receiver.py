@@ -6,6 +6,7 @@ stored, and every attempt, accepted or not, leaves a Delivery row."""
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ logger = logging.getLogger(__name__)
 # sender has switched secrets, which needs minutes, not a write on every delivery.
 LAST_VERIFIED_RESOLUTION = timedelta(minutes=1)
 MAX_RECORDED_HEADER_LENGTH = 200
+SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]{1,100}")
+
+
+def storable(text: str) -> str:
+    """Text as a database can hold it: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates.
+    Only for what we record about a request, never for what a signature covers."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class Receipt:
 def _recorded_headers(delivery: IncomingDelivery, endpoint: Endpoint | None) -> dict[str, str]:
     names = get_scheme(endpoint.provider).recorded_headers if endpoint else ("user-agent",)
     return {
-        name: delivery.headers[name][:MAX_RECORDED_HEADER_LENGTH]
+        name: storable(delivery.headers[name][:MAX_RECORDED_HEADER_LENGTH])
         for name in names
         if name in delivery.headers
     }
@@ -76,7 +84,7 @@ def _record(
 ) -> Delivery:
     return Delivery.objects.create(
         endpoint=endpoint,
-        slug=delivery.slug[:100],
+        slug=storable(delivery.slug[:100]),
         outcome=outcome,
         status_code=status_code,
         event=event,
@@ -117,7 +125,7 @@ def _installation_key_matches(endpoint: Endpoint, query: Mapping[str, str]) -> b
 
 def receive(delivery: IncomingDelivery) -> Receipt:
     """Decide on one delivery. Database errors propagate: the caller answers 503."""
-    endpoint = endpoint_by_slug(delivery.slug)
+    endpoint = endpoint_by_slug(delivery.slug) if SLUG_PATTERN.fullmatch(delivery.slug) else None
     if endpoint is None or endpoint.state == EndpointState.DISABLED:
         outcome = (
             DeliveryOutcome.UNKNOWN_ENDPOINT
@@ -217,7 +225,7 @@ def _store(
         received_at=now,
         body=body,
         body_sha256=hashlib.sha256(body).hexdigest(),
-        headers=dict(delivery.headers),
+        headers={name: storable(value) for name, value in delivery.headers.items()},
         verified_by=verified_by,
     )
     try:

@@ -99,7 +99,21 @@ def required_str(payload: Mapping[str, Any], key: str, *, max_length: int, where
         raise EnvelopeError(f"missing or empty string field '{name}'")
     if len(value) > max_length:
         raise EnvelopeError(f"field '{name}' is longer than {max_length} characters")
+    if not storable_text(value):
+        raise EnvelopeError(f"field '{name}' contains characters that cannot be stored")
     return value
+
+
+def storable_text(value: str) -> bool:
+    """JSON escapes can spell lone surrogates and NUL, which neither UTF-8 nor a
+    PostgreSQL text column accepts: such an id is a bad envelope, not a storage failure."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def required_object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -112,7 +126,7 @@ def required_object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
 def optional_str(data: Mapping[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = data.get(key)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and storable_text(value):
             return value.strip()[:200]
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
@@ -140,7 +154,7 @@ def optional_country(data: Mapping[str, Any], *keys: str) -> str | None:
         value = data.get(key)
         if isinstance(value, dict):
             value = value.get("country") or value.get("country_code")
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and storable_text(value):
             return value.strip().upper()[:3]
     return None
 

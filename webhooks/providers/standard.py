@@ -28,6 +28,7 @@ from webhooks.providers.base import (
     parse_unix_timestamp,
     required_object,
     required_str,
+    storable_text,
 )
 
 PREFIX = "whsec_"
@@ -83,8 +84,8 @@ class Standard(ProviderScheme):
         value = headers.get("webhook-signature")
         if not event_id or not timestamp_value or not value:
             raise missing("webhook-id, webhook-timestamp or webhook-signature")
-        if len(event_id) > MAX_EVENT_ID_LENGTH:
-            raise malformed("webhook-id", f"longer than {MAX_EVENT_ID_LENGTH} characters")
+        if len(event_id) > MAX_EVENT_ID_LENGTH or not storable_text(event_id):
+            raise malformed("webhook-id", f"not an id of at most {MAX_EVENT_ID_LENGTH} characters")
         timestamp = parse_unix_timestamp(timestamp_value.strip(), "webhook-timestamp")
         signatures = parse_signatures(value)
         if error := out_of_tolerance(timestamp, now, tolerance):
