@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_q",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "webhooks",
     "rules",
     "integrations",
@@ -130,6 +132,21 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "hookdesk API",
+    "DESCRIPTION": "Orders, holds, blocks, events and destinations of the hookdesk console.",
+    "VERSION": "2.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the installed sidecar package: the console works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Background processing (django-q2) ------------------------------------------------------
@@ -177,8 +194,10 @@ HOOKDESK = {
     "SWEEP_BATCH": 500,
     # Dotted paths of functions called with (event=, order_view=) for every processed event,
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
-    "EVENT_CONSUMERS": [],
+    "EVENT_CONSUMERS": ["rules.services.event_evaluate"],
     "PUBLIC_BASE_URL": env_str("HOOKDESK_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # Where this console reaches its own receiver (the API's test-webhook helper posts here).
+    "SELF_BASE_URL": env_str("HOOKDESK_SELF_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}"),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1

@@ -1,11 +1,50 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from config.api import json_not_found, json_server_error
+from rules.api import BlockViewSet, HoldViewSet, OrderDetail
+from webhooks.api import EventViewSet, TestWebhook
+from webhooks.health import healthz, metrics
 
 admin.site.site_header = "hookdesk"
 admin.site.site_title = "hookdesk"
 admin.site.index_title = "Webhook operations console"
 
+router = SimpleRouter(trailing_slash="/?")
+router.register("holds", HoldViewSet, basename="hold")
+router.register("blocks", BlockViewSet, basename="block")
+router.register("events", EventViewSet, basename="event")
+
+api_v2 = [
+    path("orders/<str:order_id>/", OrderDetail.as_view(), name="order-detail"),
+    path("test/webhook", TestWebhook.as_view(), name="test-webhook"),
+    path("test/webhook/", TestWebhook.as_view()),
+    *router.urls,
+]
+
 urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
+    path("api/v2/", include(api_v2)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+_JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics")
+
+
+def handler404(request, exception):
+    if request.path.startswith(_JSON_PREFIXES):
+        return json_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith(_JSON_PREFIXES):
+        return json_server_error(request)
+    return defaults.server_error(request)

@@ -15,6 +15,12 @@ settings.register_profile(
 settings.load_profile("default")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The production hasher spends ~0.5 s per password by design; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_endpoint(db):
     """make_endpoint("autranex", slug=..., secret=..., key=...) -> (endpoint, secret)."""
@@ -52,3 +58,41 @@ def qcluster(transactional_db, tmp_path):
     yield start
     for cluster in started:
         cluster.stop()
+
+
+ROLES = {
+    "alice": "Compliance reviewer",
+    "oscar": "Operations",
+    "audrey": "Auditor",
+}
+
+
+@pytest.fixture
+def people(db):
+    """Named personas: alice reviews holds, oscar runs operations, audrey audits, mallory has
+    an account and no role."""
+    from django.contrib.auth.models import Group, User
+
+    users = {}
+    for username, role in ROLES.items():
+        user = User.objects.create_user(username, password=f"{username}-pass-0123")
+        user.groups.add(Group.objects.get(name=role))
+        users[username] = user
+    users["mallory"] = User.objects.create_user("mallory", password="mallory-pass-0123")
+    return users
+
+
+@pytest.fixture
+def api(people):
+    """api("alice") -> a DRF test client authenticated with alice's real API token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def client_for(username: str | None) -> APIClient:
+        client = APIClient()
+        if username:
+            token, _ = Token.objects.get_or_create(user=people[username])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for

@@ -3,7 +3,14 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from webhooks.models import Delivery, Endpoint, EndpointSecret, Event, ProcessingAttempt
+from webhooks.models import (
+    AuditEntry,
+    Delivery,
+    Endpoint,
+    EndpointSecret,
+    Event,
+    ProcessingAttempt,
+)
 
 
 class SecretInline(admin.TabularInline):
@@ -73,3 +80,12 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("endpoint", "event")
     show_full_result_count = False
     date_hierarchy = "received_at"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor_label", "action", "object_type", "object_id", "reason")
+    list_filter = ("action", "object_type")
+    search_fields = ("object_id", "order_id", "actor_label")
+    show_full_result_count = False
+    date_hierarchy = "at"

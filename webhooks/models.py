@@ -1,5 +1,6 @@
 """Endpoints, their secrets, every HTTP delivery attempt, every stored event and its processing."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -50,6 +51,7 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        permissions = [("rotate_secret", "Can rotate and expire endpoint secrets")]
 
     def __str__(self) -> str:
         return self.slug
@@ -168,6 +170,7 @@ class Event(models.Model):
                 name="event_customer_received",
             ),
         ]
+        permissions = [("replay_event", "Can replay events")]
 
     def __str__(self) -> str:
         return self.id
@@ -253,3 +256,79 @@ class ProcessingAttempt(models.Model):
     @property
     def duration_ms(self) -> float:
         return (self.finished_at - self.started_at).total_seconds() * 1000
+
+
+class AuditAction(models.TextChoices):
+    HOLD_CREATED = "hold.created", "Hold created"
+    HOLD_RELEASED = "hold.released", "Hold released"
+    HOLD_REJECTED = "hold.rejected", "Hold rejected"
+    HOLD_RELEASE_CONFIRMATION = "hold.release_confirmation", "Release awaiting confirmation"
+    BLOCK_CREATED = "block.created", "Block created"
+    BLOCK_CHANGED = "block.changed", "Block changed"
+    SECRET_CREATED = "secret.created", "Secret created"
+    SECRET_ROTATED = "secret.rotated", "Secret rotated"
+    SECRET_EXPIRED = "secret.expired", "Secret expired"
+    ENDPOINT_CHANGED = "endpoint.changed", "Endpoint changed"
+    EVENT_REPLAYED = "event.replayed", "Event replayed"
+    ORDER_METADATA_CHANGED = "order.metadata_changed", "Order metadata changed"
+    RISK_LIST_CHANGED = "risk_list.changed", "Risk list changed"
+    DESTINATION_CHANGED = "destination.changed", "Destination changed"
+
+
+class ImmutableRecord(Exception):
+    """Audit entries are written once and never changed or deleted."""
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableRecord("audit entries cannot be changed")
+
+    def delete(self):
+        raise ImmutableRecord("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One entry of the console's audit trail: who did what, when, why, before and after."""
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    actor_label = models.CharField(
+        max_length=150, editable=False, help_text="Username at the time, or 'system'."
+    )
+    action = models.CharField(max_length=40, choices=AuditAction.choices, editable=False)
+    object_type = models.CharField(max_length=40, editable=False)
+    object_id = models.CharField(max_length=100, editable=False)
+    order_id = models.CharField(max_length=200, blank=True, editable=False)
+    reason = models.TextField(blank=True, editable=False)
+    before = models.JSONField(null=True, blank=True, editable=False)
+    after = models.JSONField(null=True, blank=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit trail"
+        indexes = [
+            models.Index(fields=["-at"], name="audit_at"),
+            models.Index(fields=["object_type", "object_id", "-at"], name="audit_object"),
+            models.Index(fields=["order_id", "-at"], condition=~Q(order_id=""), name="audit_order"),
+            models.Index(fields=["action", "-at"], name="audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRecord("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord("audit entries cannot be deleted")

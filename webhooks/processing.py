@@ -28,6 +28,7 @@ from webhooks.providers import OrderView, get_scheme
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "webhooks.tasks.process_event"
+SWEEP_SCHEDULE_NAME = "hookdesk: sweep events"
 MAX_ERROR_LENGTH = 2000
 
 
@@ -36,7 +37,7 @@ class ClaimLost(Exception):
 
 
 @functools.cache
-def _broker():
+def broker():
     # One broker per process: building one per enqueue costs a connection each time.
     return get_broker()
 
@@ -54,7 +55,7 @@ def event_enqueue(event_id: str, *, trigger: str) -> bool:
     """Put one event on the queue. A failed enqueue is logged, not raised: the event is
     already stored and the sweep will queue it."""
     try:
-        async_task(PROCESS_TASK, event_id, trigger, broker=_broker(), hook=None)
+        async_task(PROCESS_TASK, event_id, trigger, broker=broker(), hook=None)
     except Exception:
         logger.warning("enqueue of %s failed; the sweep will pick it up", event_id, exc_info=True)
         return False

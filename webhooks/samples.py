@@ -27,6 +27,7 @@ class SampleDelivery:
     path: str  # receiver path with the query string
     body: bytes
     headers: dict[str, str]
+    event_type: str
 
 
 def sample_delivery(
@@ -42,9 +43,10 @@ def sample_delivery(
     primary = secrets_live(endpoint=endpoint)[0]
     timestamp = int(time.time())
     event_id = "evt_" + ulid()
+    event_type = event_type or DEFAULT_EVENT_TYPES[endpoint.provider]
     body = scheme.sample_body(
         event_id=event_id,
-        event_type=event_type or DEFAULT_EVENT_TYPES[endpoint.provider],
+        event_type=event_type,
         order_id=order_id or "ord_" + secrets.token_hex(8),
         amount=amount,
         customer_id=customer_id or "cus_" + secrets.token_hex(6),
@@ -60,7 +62,7 @@ def sample_delivery(
     path = endpoint.receiver_path
     if endpoint.has_installation_key:
         path += "?" + urlencode({"key": crypto.decrypt(endpoint.installation_key_encrypted)})
-    return SampleDelivery(path=path, body=body, headers=headers)
+    return SampleDelivery(path=path, body=body, headers=headers, event_type=event_type)
 
 
 def sample_send(

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from webhooks.models import Endpoint, EndpointSecret
+from webhooks.models import Endpoint, EndpointSecret, Event
 
 
 def endpoint_by_slug(slug: str) -> Endpoint | None:
@@ -19,3 +19,26 @@ def secrets_live(*, endpoint: Endpoint) -> list[EndpointSecret]:
         )
         if secret.is_live(now)
     ]
+
+
+def events_matching(
+    *,
+    endpoint: str | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    since=None,
+    until=None,
+):
+    """Events by the filters operators use for replay and in the admin."""
+    events = Event.objects.all()
+    if endpoint:
+        events = events.filter(endpoint__slug=endpoint)
+    if status:
+        events = events.filter(status=status)
+    if event_type:
+        events = events.filter(event_type=event_type)
+    if since:
+        events = events.filter(received_at__gte=since)
+    if until:
+        events = events.filter(received_at__lt=until)
+    return events

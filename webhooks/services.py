@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from webhooks import crypto
-from webhooks.models import Endpoint, EndpointSecret, EndpointState, Event, EventStatus
+from webhooks.audit import audit_record
+from webhooks.models import AuditAction, Endpoint, EndpointSecret, EndpointState, Event, EventStatus
 from webhooks.processing import events_enqueue
 from webhooks.providers import get_scheme
 
@@ -73,6 +74,7 @@ def endpoint_create(
     name: str = "",
     secret: str | None = None,
     installation_key: str | None = None,
+    actor=None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint with its first secret. Returns the endpoint and the secret in full:
     the only time the caller sees it."""
@@ -83,12 +85,24 @@ def endpoint_create(
     endpoint.save()
     secret = _validated_secret(endpoint, secret)
     stored = _store_secret(endpoint, secret)
+    audit_record(
+        action=AuditAction.ENDPOINT_CHANGED,
+        obj_type="endpoint",
+        obj_id=slug,
+        actor=actor,
+        reason="created",
+        after={"provider": provider, "environment": environment, "secret": stored.fingerprint},
+    )
     logger.info("endpoint %s created (%s), secret %s", slug, provider, stored.fingerprint)
     return endpoint, secret
 
 
 def secret_rotate(
-    *, endpoint: Endpoint, grace: timedelta = timedelta(hours=24), secret: str | None = None
+    *,
+    endpoint: Endpoint,
+    grace: timedelta = timedelta(hours=24),
+    secret: str | None = None,
+    actor=None,
 ) -> tuple[EndpointSecret, str]:
     """Make a new primary secret; the current ones stay valid for `grace`.
 
@@ -113,6 +127,18 @@ def secret_rotate(
                 old.expires_at = old_expiry
                 old.save(update_fields=["expires_at"])
         stored = _store_secret(endpoint, secret)
+        audit_record(
+            action=AuditAction.SECRET_ROTATED,
+            obj_type="endpoint",
+            obj_id=endpoint.slug,
+            actor=actor,
+            reason=f"grace {grace}",
+            before={"live": [old.fingerprint for old in live]},
+            after={
+                "primary": stored.fingerprint,
+                "old_valid_until": expires_at.isoformat(),
+            },
+        )
     logger.info(
         "endpoint %s secret rotated: new %s, %d old secret(s) valid until %s",
         endpoint.slug,
@@ -123,12 +149,24 @@ def secret_rotate(
     return stored, secret
 
 
-def secret_expire(*, secret: EndpointSecret) -> None:
+def secret_expire(*, secret: EndpointSecret, actor=None) -> None:
     """Expire an old secret now. The primary secret cannot be expired: rotate instead."""
     if secret.is_primary:
         raise SecretError("the primary secret cannot be expired; rotate to replace it")
     now = timezone.now()
-    EndpointSecret.objects.filter(pk=secret.pk, expires_at__gt=now).update(expires_at=now)
+    with transaction.atomic():
+        expired = EndpointSecret.objects.filter(pk=secret.pk, expires_at__gt=now).update(
+            expires_at=now
+        )
+        if expired:
+            audit_record(
+                action=AuditAction.SECRET_EXPIRED,
+                obj_type="endpoint",
+                obj_id=secret.endpoint.slug,
+                actor=actor,
+                before={"secret": secret.fingerprint, "expires_at": secret.expires_at.isoformat()},
+                after={"secret": secret.fingerprint, "expires_at": now.isoformat()},
+            )
     logger.info("endpoint %s secret %s expired", secret.endpoint.slug, secret.fingerprint)
 
 
@@ -142,13 +180,23 @@ def endpoint_set_installation_key(*, endpoint: Endpoint, key: str | None) -> Non
     endpoint.save(update_fields=["installation_key_encrypted", "updated_at"])
 
 
-def endpoint_set_state(*, endpoint: Endpoint, state: str) -> int:
+def endpoint_set_state(*, endpoint: Endpoint, state: str, actor=None) -> int:
     """Change the endpoint's state. Resuming queues the events stored while it was paused;
     returns how many."""
     if state not in EndpointState.values:
         raise ValueError(f"unknown state {state!r}")
-    endpoint.state = state
-    endpoint.save(update_fields=["state", "updated_at"])
+    before = endpoint.state
+    with transaction.atomic():
+        endpoint.state = state
+        endpoint.save(update_fields=["state", "updated_at"])
+        audit_record(
+            action=AuditAction.ENDPOINT_CHANGED,
+            obj_type="endpoint",
+            obj_id=endpoint.slug,
+            actor=actor,
+            before={"state": before},
+            after={"state": state},
+        )
     logger.info("endpoint %s is now %s", endpoint.slug, state)
     if state != EndpointState.ACTIVE:
         return 0

@@ -59,7 +59,7 @@ def test_it_creates_an_endpoint_with_the_given_secret_and_key():
 @pytest.mark.django_db
 def test_it_refuses_a_duplicate_slug_with_a_message():
     run("create_endpoint", "dup", "--provider", "procureiq")
-    with pytest.raises(CommandError, match="(?i)slug already exists"):
+    with pytest.raises(CommandError, match=r"(?i)slug already exists"):
         run("create_endpoint", "dup", "--provider", "procureiq")
 
 

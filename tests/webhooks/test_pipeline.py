@@ -153,7 +153,7 @@ def test_it_stores_but_does_not_process_while_the_endpoint_is_paused(stored_even
 @pytest.mark.django_db
 def test_it_sweeps_events_that_were_stored_but_never_queued(stored_event):
     event = stored_event()
-    processing._broker().purge_queue()
+    processing.broker().purge_queue()
     assert queued_event_ids() == []
 
     # Too recent to call lost: its task may still be on its way.
@@ -172,7 +172,7 @@ def test_it_requeues_retries_when_they_fall_due(stored_event, consumers):
     consumers("tests.support.consumers.failing")
     event = stored_event()
     event_process(event_id=event.pk)
-    processing._broker().purge_queue()
+    processing.broker().purge_queue()
 
     assert events_sweep()["retries"] == 0
     _make_due(event)
@@ -187,7 +187,7 @@ def test_it_recovers_events_claimed_by_a_worker_that_died(stored_event):
     Event.objects.filter(pk=event.pk).update(
         status=EventStatus.PROCESSING, attempts=1, claimed_at=long_ago
     )
-    processing._broker().purge_queue()
+    processing.broker().purge_queue()
 
     figures = events_sweep()
 

@@ -61,7 +61,7 @@ def test_it_refuses_the_old_secret_at_once_with_no_grace(client, make_endpoint):
 @pytest.mark.django_db
 def test_it_records_when_each_secret_last_verified_a_delivery(client, make_endpoint):
     endpoint, old = make_endpoint("autranex")
-    new_secret, new = secret_rotate(endpoint=endpoint)
+    new_secret, _ = secret_rotate(endpoint=endpoint)
     old_secret = endpoint.secrets.exclude(pk=new_secret.pk).get()
 
     _deliver(client, endpoint, old, "e1")

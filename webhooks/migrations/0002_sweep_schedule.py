@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-SCHEDULE_NAME = "hookdesk: sweep events"
+SCHEDULE_NAME = "hookdesk: sweep events"  # also webhooks.processing.SWEEP_SCHEDULE_NAME
 
 
 def create_schedule(apps, schema_editor):

@@ -1,13 +1,36 @@
 import os
 import secrets
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from rules.models import Block
+from rules.services import block_create
 from webhooks.models import Endpoint
+from webhooks.receiver import IncomingDelivery, receive
+from webhooks.samples import sample_delivery
 from webhooks.selectors import secrets_live
 from webhooks.services import endpoint_create, secret_reveal
+
+DEFAULT_BLOCK = {
+    "name": "High-value order auto-hold",
+    "condition": "order_value > 5000",
+    "action": "hold",
+    "metadata": {
+        "purpose": "Hold orders over $5,000 for compliance review before fulfilment",
+        "owner": "compliance",
+    },
+    "status": "active",
+}
+
+# (endpoint, event type, order id, amount): one order over the threshold, two under it.
+SAMPLE_EVENTS = (
+    ("procureiq-demo", "order.created", "ord_demo_1001", "742.50"),
+    ("standard-demo", "order.created", "ord_demo_1002", "1250.00"),
+    ("procureiq-demo", "order.created", "ord_demo_1003", "7800.00"),
+)
 
 DEMO_ENDPOINTS = (
     ("autranex-demo", "autranex", None),
@@ -35,6 +58,9 @@ class Command(BaseCommand):
                         name=f"Demo ({provider})",
                         installation_key=key,
                     )
+            if not Block.objects.exists():
+                block_create(**DEFAULT_BLOCK)
+        self._sample_events()
         self.stdout.write("Demo endpoints (sandbox) and their current secrets:")
         for slug, provider, key in DEMO_ENDPOINTS:
             endpoint = Endpoint.objects.get(slug=slug)
@@ -42,6 +68,33 @@ class Command(BaseCommand):
             secret = secret_reveal(secret=live[0]) if live else "(no live secret)"
             query = f"?key={key}" if key else ""
             self.stdout.write(f"  {provider:<11} {endpoint.receiver_path}{query}  secret: {secret}")
+
+    def _sample_events(self) -> None:
+        """Sample deliveries through the real receiver (signed, verified, stored, queued), once,
+        so the worker cluster holds the large order as soon as it starts."""
+        endpoints = {slug: Endpoint.objects.get(slug=slug) for slug, _, _ in DEMO_ENDPOINTS}
+        if any(endpoint.events.exists() for endpoint in endpoints.values()):
+            return
+        for slug, event_type, order_id, amount in SAMPLE_EVENTS:
+            sample = sample_delivery(
+                endpoint=endpoints[slug],
+                event_type=event_type,
+                order_id=order_id,
+                amount=Decimal(amount),
+                customer_id="cus_demo_northstar",
+            )
+            body = sample.body
+            receive(
+                IncomingDelivery(
+                    slug=slug,
+                    headers={name.lower(): value for name, value in sample.headers.items()},
+                    query={},
+                    remote_addr="127.0.0.1",
+                    content_length=len(body),
+                    read_body=lambda limit, body=body: body[:limit],
+                )
+            )
+        self.stdout.write(f"Queued {len(SAMPLE_EVENTS)} sample events; one order will be held.")
 
     def _admin(self) -> None:
         users = get_user_model().objects

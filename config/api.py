@@ -1,0 +1,66 @@
+"""What every REST API view shares: JSON errors, pagination, permission by Django permission."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, permissions
+from rest_framework.pagination import CursorPagination
+from rest_framework.views import exception_handler
+
+
+def _message(detail) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_message(item) for item in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_message(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    """DRF errors as `{"error": "...", ...}`: one readable message, plus field details."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: Django's 500 handler answers JSON for the API
+    data = response.data
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        response.data = {"error": _message(data["detail"])}
+    elif isinstance(data, dict) and "error" not in data:
+        response.data = {"error": _message(data), "fields": data}
+    elif not isinstance(data, dict):
+        response.data = {"error": _message(data)}
+    return response
+
+
+class NewestFirstPagination(CursorPagination):
+    """Cursor pages: stable under inserts and no COUNT(*) over large tables."""
+
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "page_size"
+    ordering = "-created_at"
+
+
+class HasModelPermission(permissions.BasePermission):
+    """`required_permissions` on the view maps an action (or HTTP method) to one Django
+    permission, e.g. {"list": "rules.view_heldorder", "release": "rules.decide_heldorder"}."""
+
+    def has_permission(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return False
+        required = view.required_permissions
+        key = getattr(view, "action", None) or request.method.lower()
+        permission = required.get(key) or required.get(request.method.lower())
+        if permission is None:
+            return False  # an action nobody mapped is refused, not allowed by default
+        return request.user.has_perm(permission)
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse({"error": "not found"}, status=404)
+
+
+def json_server_error(request):
+    return JsonResponse({"error": "internal error; it has been logged"}, status=500)

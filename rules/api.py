@@ -1,0 +1,175 @@
+"""REST API for orders, holds and blocks. Views parse and authorise; services decide."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import HasModelPermission, NewestFirstPagination
+from rules.backtest import block_backtest
+from rules.models import Block, HeldOrder, Order
+from rules.serializers import (
+    BacktestInputSerializer,
+    BlockSerializer,
+    BlockVersionSerializer,
+    DecisionInputSerializer,
+    HoldSerializer,
+    OrderPatchSerializer,
+    OrderSerializer,
+)
+from rules.services import (
+    HoldConflict,
+    RuleError,
+    block_create,
+    block_update,
+    hold_reject,
+    hold_release,
+    order_metadata_update,
+)
+
+
+def rule_error(error: RuleError) -> Response:
+    body = {"error": str(error)}
+    if error.field:
+        body["field"] = error.field
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+class OrderDetail(APIView):
+    permission_classes = [HasModelPermission]
+    required_permissions = {"get": "rules.view_order", "patch": "rules.change_order"}
+
+    @extend_schema(responses=OrderSerializer)
+    def get(self, request, order_id: str):
+        order = get_object_or_404(Order, order_id=order_id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(request=OrderPatchSerializer, responses=OrderSerializer)
+    def patch(self, request, order_id: str):
+        order = get_object_or_404(Order, order_id=order_id)
+        data = OrderPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            order = order_metadata_update(
+                order=order, metadata=data.validated_data["metadata"], actor=request.user
+            )
+        except RuleError as error:
+            return rule_error(error)
+        return Response(OrderSerializer(order).data)
+
+
+class HoldViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = HoldSerializer
+    pagination_class = NewestFirstPagination
+    permission_classes = [HasModelPermission]
+    required_permissions = {
+        "list": "rules.view_heldorder",
+        "retrieve": "rules.view_heldorder",
+        "release": "rules.decide_heldorder",
+        "reject": "rules.decide_heldorder",
+    }
+
+    def get_queryset(self):
+        holds = HeldOrder.objects.select_related("order", "block", "reviewer")
+        params = self.request.query_params
+        if params.get("status"):
+            holds = holds.filter(status=params["status"])
+        if params.get("order_id"):
+            holds = holds.filter(order__order_id=params["order_id"])
+        if params.get("block_id"):
+            holds = holds.filter(block__block_id=params["block_id"])
+        return holds
+
+    def _decide(self, request, decide):
+        hold = self.get_object()
+        data = DecisionInputSerializer(data=request.data)
+        if not data.is_valid():
+            return Response(
+                {"error": "a reason is required", "field": "reason"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            hold = decide(hold=hold, actor=request.user, reason=data.validated_data["reason"])
+        except HoldConflict as error:
+            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
+        except RuleError as error:
+            return rule_error(error)
+        return Response(HoldSerializer(hold).data)
+
+    @extend_schema(request=DecisionInputSerializer, responses=HoldSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        return self._decide(request, hold_release)
+
+    @extend_schema(request=DecisionInputSerializer, responses=HoldSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, hold_reject)
+
+
+class BlockViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = BlockSerializer
+    pagination_class = NewestFirstPagination
+    permission_classes = [HasModelPermission]
+    lookup_field = "block_id"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    required_permissions = {
+        "list": "rules.view_block",
+        "retrieve": "rules.view_block",
+        "versions": "rules.view_block",
+        "create": "rules.add_block",
+        "partial_update": "rules.change_block",
+        "backtest": "rules.change_block",
+    }
+
+    def get_queryset(self):
+        blocks = Block.objects.all()
+        if self.request.query_params.get("status"):
+            blocks = blocks.filter(status=self.request.query_params["status"])
+        return blocks
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            block = block_create(actor=request.user, **data.validated_data)
+        except RuleError as error:
+            return rule_error(error)
+        return Response(self.get_serializer(block).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        block = self.get_object()
+        data = self.get_serializer(block, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            block = block_update(block=block, actor=request.user, **data.validated_data)
+        except RuleError as error:
+            return rule_error(error)
+        return Response(self.get_serializer(block).data)
+
+    @extend_schema(responses=BlockVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, block_id=None):
+        block = self.get_object()
+        return Response(BlockVersionSerializer(block.versions.all(), many=True).data)
+
+    @extend_schema(request=BacktestInputSerializer)
+    @action(detail=True, methods=["post"])
+    def backtest(self, request, block_id=None):
+        block = self.get_object()
+        data = BacktestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = block_backtest(
+            block=block,
+            since=data.validated_data.get("since"),
+            until=data.validated_data.get("until"),
+        )
+        return Response(result.as_json())

@@ -1,0 +1,77 @@
+"""Evaluating blocks against risk signals: allow first, then hold, then flag.
+
+Shadow blocks are evaluated and recorded but never act."""
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules.conditions import Condition, Evaluation, parse
+from rules.models import Block, BlockAction, BlockStatus
+from rules.risk_signals import SIGNAL_NAMES
+
+ACTION_ORDER = (BlockAction.ALLOW, BlockAction.HOLD, BlockAction.FLAG)
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(condition: str) -> Condition:
+    """Conditions were validated on save; the cache keys on the text, so an edit recompiles."""
+    return parse(condition, known_signals=SIGNAL_NAMES)
+
+
+@dataclass(frozen=True)
+class Match:
+    block: Block
+    evaluation: Evaluation
+
+
+@dataclass
+class Outcome:
+    """First match of each action among live blocks, and every shadow match."""
+
+    first: dict[str, Match] = field(default_factory=dict)
+    shadow: list[Match] = field(default_factory=list)
+
+    @property
+    def holds(self) -> Match | None:
+        """The hold that applies: none when an allow block matched."""
+        if BlockAction.ALLOW in self.first:
+            return None
+        return self.first.get(BlockAction.HOLD)
+
+
+def blocks_in_scope(event_type: str, blocks: list[Block]) -> list[Block]:
+    return [b for b in blocks if not b.event_types or event_type in b.event_types]
+
+
+def blocks_live() -> list[Block]:
+    return list(
+        Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
+            "priority", "created_at"
+        )
+    )
+
+
+def blocks_evaluate(blocks: list[Block], signals: dict[str, Any]) -> Outcome:
+    outcome = Outcome()
+    for action in ACTION_ORDER:
+        for block in (b for b in blocks if b.action == action):
+            evaluation = compiled(block.condition).evaluate(signals)
+            if not evaluation.matched:
+                continue
+            if block.status == BlockStatus.SHADOW:
+                outcome.shadow.append(Match(block, evaluation))
+            elif action not in outcome.first:
+                outcome.first[action] = Match(block, evaluation)
+    return outcome
+
+
+def reasons_for(match: Match) -> list[str]:
+    """Human-readable reasons: the block and the values that made it match."""
+    values = ", ".join(
+        f"{name}={value!s}" for name, value in sorted(match.evaluation.values.items())
+    )
+    reasons = [f"{match.block.name}: {match.block.condition}"]
+    if values:
+        reasons.append(f"signals: {values}")
+    return reasons

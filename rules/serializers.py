@@ -1,0 +1,142 @@
+"""API shapes of blocks, holds and orders."""
+
+from rest_framework import serializers
+
+from rules.models import Block, BlockAction, BlockStatus, HeldOrder, Order
+
+
+class HoldSerializer(serializers.ModelSerializer):
+    order_id = serializers.CharField(source="order.order_id")
+    block_id = serializers.CharField(source="public_block_id", allow_null=True)
+    event = serializers.CharField(source="event_id")
+    reviewer = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="decision_reason")
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+
+    class Meta:
+        model = HeldOrder
+        fields = [
+            "id",
+            "order_id",
+            "status",
+            "amount",
+            "currency",
+            "customer_id",
+            "block_id",
+            "block_version",
+            "source",
+            "reasons",
+            "signals",
+            "event",
+            "finance_note",
+            "created_at",
+            "decided_at",
+            "reviewer",
+            "reason",
+        ]
+
+    def get_reviewer(self, hold) -> str | None:
+        return hold.reviewer.get_username() if hold.reviewer else None
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=True, allow_blank=False, max_length=2000, trim_whitespace=True
+    )
+
+
+class OrderEventSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    event_type = serializers.CharField()
+    status = serializers.CharField()
+    received_at = serializers.DateTimeField()
+    endpoint = serializers.CharField(source="endpoint.slug")
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    hold = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "order_id",
+            "status",
+            "hold",
+            "events",
+            "customer_id",
+            "amount",
+            "currency",
+            "ship_to_country",
+            "bill_to_country",
+            "payment_method",
+            "metadata",
+            "first_seen_at",
+        ]
+
+    def _latest_hold(self, order) -> HeldOrder | None:
+        return (
+            order.holds.select_related("order", "block", "reviewer").order_by("-created_at").first()
+        )
+
+    def get_status(self, order) -> str:
+        hold = self._latest_hold(order)
+        return hold.status if hold else "clear"
+
+    def get_hold(self, order) -> dict | None:
+        hold = self._latest_hold(order)
+        return HoldSerializer(hold).data if hold else None
+
+    def get_events(self, order) -> list[dict]:
+        from webhooks.models import Event
+
+        events = Event.objects.filter(order_id=order.order_id).select_related("endpoint")
+        return OrderEventSerializer(events.order_by("received_at")[:200], many=True).data
+
+
+class OrderPatchSerializer(serializers.Serializer):
+    metadata = serializers.DictField(required=True)
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    action = serializers.ChoiceField(choices=BlockAction.choices, default=BlockAction.HOLD)
+    status = serializers.ChoiceField(choices=BlockStatus.choices, default=BlockStatus.ACTIVE)
+    event_types = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    metadata = serializers.DictField(required=False)
+
+    class Meta:
+        model = Block
+        fields = [
+            "block_id",
+            "name",
+            "condition",
+            "action",
+            "metadata",
+            "status",
+            "priority",
+            "event_types",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["block_id", "version", "created_at", "updated_at"]
+
+
+class BlockVersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    snapshot = serializers.DictField()
+    changed_by = serializers.CharField(source="changed_by_label")
+    changed_at = serializers.DateTimeField()
+
+
+class BacktestInputSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, allow_null=True)
+    until = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since >= until:
+            raise serializers.ValidationError("since must be before until")
+        return attrs

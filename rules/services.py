@@ -1,0 +1,364 @@
+"""Writes on blocks, orders and holds; and event_evaluate, the processing consumer that holds
+orders. Every change an auditor cares about writes its audit entry in the same transaction."""
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from rules.conditions import ConditionError, parse
+from rules.evaluation import Match, blocks_evaluate, blocks_in_scope, blocks_live, reasons_for
+from rules.models import (
+    FINANCE_NOTE_RELEASED,
+    Block,
+    BlockAction,
+    BlockStatus,
+    BlockVersion,
+    Decision,
+    HeldOrder,
+    HoldSource,
+    HoldStatus,
+    Order,
+)
+from rules.risk_signals import (
+    SIGNAL_NAMES,
+    SignalInputs,
+    payment_method_remember,
+    signals_compute,
+    signals_for_json,
+)
+from webhooks.audit import actor_label, audit_record
+from webhooks.models import AuditAction, Event
+from webhooks.providers import OrderView
+
+logger = logging.getLogger(__name__)
+
+BLOCK_FIELDS = ("name", "condition", "action", "metadata", "status", "priority", "event_types")
+
+
+class RuleError(ValueError):
+    """Input that cannot become a block; `field` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class HoldConflict(Exception):
+    """The hold was already decided."""
+
+
+# --- Blocks -------------------------------------------------------------------------------
+
+
+def condition_validate(condition: str) -> str:
+    try:
+        parse(condition, known_signals=SIGNAL_NAMES)
+    except ConditionError as error:
+        raise RuleError(str(error), field="condition") from None
+    return condition.strip()
+
+
+def _block_clean(values: dict[str, Any]) -> dict[str, Any]:
+    clean = dict(values)
+    if "condition" in clean:
+        clean["condition"] = condition_validate(clean["condition"])
+    if "action" in clean and clean["action"] not in BlockAction.values:
+        raise RuleError(f"action must be one of {', '.join(BlockAction.values)}", field="action")
+    if "status" in clean and clean["status"] not in BlockStatus.values:
+        raise RuleError(f"status must be one of {', '.join(BlockStatus.values)}", field="status")
+    if "metadata" in clean and not isinstance(clean["metadata"], dict):
+        raise RuleError("metadata must be an object", field="metadata")
+    if "event_types" in clean and not (
+        isinstance(clean["event_types"], list)
+        and all(isinstance(t, str) and t for t in clean["event_types"])
+    ):
+        raise RuleError("event_types must be a list of event type names", field="event_types")
+    if "name" in clean and not str(clean["name"]).strip():
+        raise RuleError("name is required", field="name")
+    return clean
+
+
+def _version_record(block: Block, actor) -> None:
+    BlockVersion.objects.create(
+        block=block,
+        version=block.version,
+        snapshot=block.snapshot(),
+        changed_by=actor if getattr(actor, "pk", None) else None,
+        changed_by_label=actor_label(actor),
+    )
+
+
+@transaction.atomic
+def block_create(*, actor=None, **values) -> Block:
+    unknown = set(values) - set(BLOCK_FIELDS)
+    if unknown:
+        raise RuleError(f"unknown fields: {', '.join(sorted(unknown))}")
+    for required in ("name", "condition"):
+        if not values.get(required):
+            raise RuleError(f"{required} is required", field=required)
+    block = Block.objects.create(**_block_clean(values))
+    _version_record(block, actor)
+    audit_record(
+        action=AuditAction.BLOCK_CREATED,
+        obj_type="block",
+        obj_id=block.block_id,
+        actor=actor,
+        after={"version": 1, **block.snapshot()},
+    )
+    return block
+
+
+def block_update(*, block: Block, actor=None, reason: str = "", **changes) -> Block:
+    unknown = set(changes) - set(BLOCK_FIELDS)
+    if unknown:
+        raise RuleError(f"unknown fields: {', '.join(sorted(unknown))}")
+    clean = _block_clean(changes)
+    with transaction.atomic():
+        # Lock so two concurrent edits get consecutive versions instead of one lost update.
+        block = Block.objects.select_for_update().get(pk=block.pk)
+        before = block.snapshot()
+        for name, value in clean.items():
+            setattr(block, name, value)
+        if block.snapshot() == before:
+            return block
+        block.version += 1
+        block.save()
+        _version_record(block, actor)
+        audit_record(
+            action=AuditAction.BLOCK_CHANGED,
+            obj_type="block",
+            obj_id=block.block_id,
+            actor=actor,
+            reason=reason,
+            before={"version": block.version - 1, **before},
+            after={"version": block.version, **block.snapshot()},
+        )
+    return block
+
+
+# --- Orders -------------------------------------------------------------------------------
+
+
+def _order_lock(event: Event, view: OrderView) -> Order:
+    """The order row, created if new and locked for this transaction.
+
+    The lock serialises the processing of concurrent events of one order, so the second sees
+    the first's hold instead of racing it."""
+    Order.objects.bulk_create(
+        [Order(order_id=view.order_id, endpoint=event.endpoint, first_seen_at=event.received_at)],
+        ignore_conflicts=True,
+    )
+    order = Order.objects.select_for_update().get(order_id=view.order_id)
+    changed = {}
+    if event.received_at < order.first_seen_at:
+        changed["first_seen_at"] = event.received_at
+    for name, value in (
+        ("customer_id", view.customer_id),
+        ("amount", view.amount),
+        ("currency", view.currency),
+        ("ship_to_country", view.ship_to_country),
+        ("bill_to_country", view.bill_to_country),
+        ("payment_method", view.payment_method),
+    ):
+        if value is not None and getattr(order, name) != value:
+            changed[name] = value
+    if changed:
+        for name, value in changed.items():
+            setattr(order, name, value)
+        order.save(update_fields=[*changed, "updated_at"])
+    return order
+
+
+def order_metadata_update(*, order: Order, metadata: dict, actor=None) -> Order:
+    if not isinstance(metadata, dict):
+        raise RuleError("metadata must be an object", field="metadata")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        before = dict(order.metadata)
+        order.metadata = {**before, **metadata}
+        order.save(update_fields=["metadata", "updated_at"])
+        audit_record(
+            action=AuditAction.ORDER_METADATA_CHANGED,
+            obj_type="order",
+            obj_id=order.order_id,
+            order_id=order.order_id,
+            actor=actor,
+            before=before,
+            after=order.metadata,
+        )
+    return order
+
+
+# --- Evaluation (the processing consumer) ---------------------------------------------------
+
+
+def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
+    """Evaluate live blocks for an event's order and hold it when a hold block matches.
+
+    Runs inside the processing transaction, so a failure anywhere undoes all of it. Idempotent:
+    a hold is tied to the event that created it, an order has at most one open hold, and an
+    order a reviewer already decided is not held again by later events of the same order."""
+    if not order_view.order_id:
+        return None
+    order = _order_lock(event, order_view)
+    signals = signals_compute(
+        SignalInputs(
+            event_type=event.event_type,
+            provider=event.endpoint.provider,
+            environment=event.endpoint.environment,
+            received_at=event.received_at,
+            view=order_view,
+            order=order,
+        )
+    )
+    payment_method_remember(
+        customer_id=order.customer_id or None,
+        method=order_view.payment_method,
+        at=event.received_at,
+    )
+    outcome = blocks_evaluate(blocks_in_scope(event.event_type, blocks_live()), signals)
+    for match in [*outcome.first.values(), *outcome.shadow]:
+        _decision_record(event, order, match)
+
+    if _is_upstream_hold(event):
+        return _hold_create(
+            event=event,
+            order=order,
+            signals=signals,
+            source=HoldSource.UPSTREAM,
+            reasons=[
+                f"held upstream by AUTRANEX ({order_view.upstream_block_id or 'no block_id'})"
+            ],
+            upstream_block_id=order_view.upstream_block_id or "",
+        )
+    match = outcome.holds
+    if match is None or order.holds.exists():
+        return None
+    return _hold_create(
+        event=event,
+        order=order,
+        signals=signals,
+        source=HoldSource.BLOCK,
+        reasons=reasons_for(match),
+        match=match,
+    )
+
+
+def _is_upstream_hold(event: Event) -> bool:
+    return event.endpoint.provider == "autranex" and event.event_type == "order.held"
+
+
+def _decision_record(event: Event, order: Order, match: Match) -> None:
+    Decision.objects.update_or_create(
+        event=event,
+        block=match.block,
+        defaults={
+            "block_version": match.block.version,
+            "action": match.block.action,
+            "shadow": match.block.status == BlockStatus.SHADOW,
+            "signals": signals_for_json(match.evaluation.values),
+            "unknown_signals": sorted(match.evaluation.unknown),
+            "order_id": order.order_id,
+        },
+    )
+
+
+def _hold_create(
+    *,
+    event: Event,
+    order: Order,
+    signals: dict[str, Any],
+    source: str,
+    reasons: list[str],
+    match: Match | None = None,
+    upstream_block_id: str = "",
+) -> HeldOrder | None:
+    if HeldOrder.objects.filter(event=event).exists():
+        return None  # replay or retry of the event that created it
+    if HeldOrder.objects.filter(order=order, status=HoldStatus.HELD).exists():
+        return None
+    matched = match.evaluation.values if match else signals
+    hold = HeldOrder.objects.create(
+        order=order,
+        source=source,
+        amount=order.amount,
+        currency=order.currency,
+        customer_id=order.customer_id,
+        block=match.block if match else None,
+        block_version=match.block.version if match else None,
+        upstream_block_id=upstream_block_id,
+        reasons=reasons,
+        signals=signals_for_json(matched),
+        event=event,
+    )
+    audit_record(
+        action=AuditAction.HOLD_CREATED,
+        obj_type="hold",
+        obj_id=hold.id,
+        order_id=order.order_id,
+        reason="; ".join(reasons),
+        after=hold_summary(hold),
+    )
+    logger.info("order %s held (%s) by event %s", order.order_id, hold.id, event.pk)
+    return hold
+
+
+def hold_summary(hold: HeldOrder) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "order_id": hold.order.order_id,
+        "status": hold.status,
+        "amount": str(hold.amount) if hold.amount is not None else None,
+        "currency": hold.currency,
+        "block_id": hold.public_block_id,
+        "block_version": hold.block_version,
+        "reviewer": hold.reviewer.get_username() if hold.reviewer else None,
+        "reason": hold.decision_reason or None,
+    }
+
+
+# --- Review -------------------------------------------------------------------------------
+
+
+def _hold_decide(*, hold: HeldOrder, actor, reason: str, status: str) -> HeldOrder:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError("a reason is required", field="reason")
+    with transaction.atomic():
+        # Two reviewers deciding at once: the row lock makes the second see the first's decision.
+        hold = HeldOrder.objects.select_for_update().select_related("order").get(pk=hold.pk)
+        if hold.status != HoldStatus.HELD:
+            raise HoldConflict(f"hold {hold.id} is already {hold.status}")
+        before = hold_summary(hold)
+        hold.status = status
+        hold.reviewer = actor
+        hold.decision_reason = reason
+        hold.decided_at = timezone.now()
+        if status == HoldStatus.RELEASED:
+            hold.finance_note = FINANCE_NOTE_RELEASED
+        hold.save()
+        audit_record(
+            action=(
+                AuditAction.HOLD_RELEASED
+                if status == HoldStatus.RELEASED
+                else AuditAction.HOLD_REJECTED
+            ),
+            obj_type="hold",
+            obj_id=hold.id,
+            order_id=hold.order.order_id,
+            actor=actor,
+            reason=reason,
+            before=before,
+            after=hold_summary(hold),
+        )
+    return hold
+
+
+def hold_release(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+    return _hold_decide(hold=hold, actor=actor, reason=reason, status=HoldStatus.RELEASED)
+
+
+def hold_reject(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+    return _hold_decide(hold=hold, actor=actor, reason=reason, status=HoldStatus.REJECTED)
