@@ -23,7 +23,7 @@ def fast_password_hashing(settings):
 
 @pytest.fixture
 def make_endpoint(db):
-    """make_endpoint("autranex", slug=..., secret=..., key=...) -> (endpoint, secret)."""
+    """make_endpoint("autranex", slug=..., installation_key=...) -> (endpoint, secret)."""
     counter = iter(range(1, 10_000))
 
     def make(provider: str = "autranex", *, slug: str | None = None, **kwargs):

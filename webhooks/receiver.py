@@ -104,6 +104,7 @@ def _refuse(
     status_code: int,
     message: str,
     body_bytes: int = 0,
+    public_reason: str | None = None,
 ) -> Receipt:
     _record(
         delivery,
@@ -113,7 +114,7 @@ def _refuse(
         body_bytes=body_bytes,
         detail=message,
     )
-    return Receipt(status_code, {"error": message, "reason": outcome})
+    return Receipt(status_code, {"error": message, "reason": public_reason or outcome})
 
 
 def _installation_key_matches(endpoint: Endpoint, query: Mapping[str, str]) -> bool:
@@ -132,12 +133,15 @@ def receive(delivery: IncomingDelivery) -> Receipt:
             if endpoint is None
             else DeliveryOutcome.DISABLED_ENDPOINT
         )
+        # Recorded as disabled, answered as unknown: senders learn nothing about which
+        # slugs exist.
         return _refuse(
             delivery,
             endpoint=endpoint,
             outcome=outcome,
             status_code=404,
             message="unknown endpoint",
+            public_reason=DeliveryOutcome.UNKNOWN_ENDPOINT,
         )
 
     limit = settings.HOOKDESK["MAX_BODY_BYTES"]

@@ -72,13 +72,14 @@ def parse_unix_timestamp(value: str, header: str) -> int:
     return int(value)
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def parse_hex_digest(value: str, header: str) -> bytes:
-    if len(value) != 64 or not value.isascii():
+    # bytes.fromhex() skips whitespace, so check the characters ourselves.
+    if len(value) != 64 or not _HEX_DIGITS.issuperset(value):
         raise malformed(header, "expected 64 hex characters")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise malformed(header, "expected 64 hex characters") from None
+    return bytes.fromhex(value)
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:

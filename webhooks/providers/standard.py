@@ -13,6 +13,7 @@ from webhooks.providers.base import (
     MAX_EVENT_ID_LENGTH,
     MAX_EVENT_TYPE_LENGTH,
     Envelope,
+    EnvelopeError,
     OrderView,
     ProviderScheme,
     hmac_sha256,
@@ -97,9 +98,12 @@ class Standard(ProviderScheme):
         return index
 
     def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
+        event_id = headers.get("webhook-id")
+        if not event_id:
+            raise EnvelopeError("missing webhook-id header")
         payload = load_json_object(body)
         return Envelope(
-            event_id=headers["webhook-id"],
+            event_id=event_id,
             event_type=required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH),
             payload={**payload, "data": required_object(payload, "data")},
         )
