@@ -3,12 +3,13 @@
 Shadow blocks are evaluated and recorded but never act."""
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from rules.conditions import Condition, Evaluation, parse
 from rules.models import Block, BlockAction, BlockStatus
-from rules.risk_signals import SIGNAL_NAMES
+from rules.risk_signals import SIGNAL_NAMES, ofac_regions
 
 ACTION_ORDER = (BlockAction.ALLOW, BlockAction.HOLD, BlockAction.FLAG)
 
@@ -44,12 +45,44 @@ def blocks_in_scope(event_type: str, blocks: list[Block]) -> list[Block]:
     return [b for b in blocks if not b.event_types or event_type in b.event_types]
 
 
+# Blocks are read on every event; a worker keeps them this long, so a change takes effect
+# within seconds without a query per event.
+BLOCK_CACHE_SECONDS = 2.0
+_live_cache: tuple[float, list[Block]] = (0.0, [])
+
+
 def blocks_live() -> list[Block]:
-    return list(
-        Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
-            "priority", "created_at"
+    global _live_cache
+    now = time.monotonic()
+    fetched_at, blocks = _live_cache
+    if now - fetched_at > BLOCK_CACHE_SECONDS:
+        blocks = list(
+            Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
+                "priority", "created_at"
+            )
         )
-    )
+        _live_cache = (now, blocks)
+    return blocks
+
+
+_ofac_cache: tuple[float, list[str]] = (0.0, [])
+
+
+def ofac_regions_cached() -> list[str]:
+    global _ofac_cache
+    now = time.monotonic()
+    fetched_at, regions = _ofac_cache
+    if now - fetched_at > BLOCK_CACHE_SECONDS:
+        regions = ofac_regions()
+        _ofac_cache = (now, regions)
+    return regions
+
+
+def caches_clear() -> None:
+    """Forget cached blocks and risk lists (after this process changed them)."""
+    global _live_cache, _ofac_cache
+    _live_cache = (0.0, [])
+    _ofac_cache = (0.0, [])
 
 
 def blocks_evaluate(blocks: list[Block], signals: dict[str, Any]) -> Outcome:

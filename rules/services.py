@@ -8,7 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from rules.conditions import ConditionError, parse
-from rules.evaluation import Match, blocks_evaluate, blocks_in_scope, blocks_live, reasons_for
+from rules.evaluation import (
+    Match,
+    blocks_evaluate,
+    blocks_in_scope,
+    blocks_live,
+    caches_clear,
+    ofac_regions_cached,
+    reasons_for,
+)
 from rules.models import (
     FINANCE_NOTE_RELEASED,
     Block,
@@ -99,6 +107,7 @@ def block_create(*, actor=None, **values) -> Block:
         if not values.get(required):
             raise RuleError(f"{required} is required", field=required)
     block = Block.objects.create(**_block_clean(values))
+    caches_clear()
     _version_record(block, actor)
     audit_record(
         action=AuditAction.BLOCK_CREATED,
@@ -125,6 +134,7 @@ def block_update(*, block: Block, actor=None, reason: str = "", **changes) -> Bl
             return block
         block.version += 1
         block.save()
+        caches_clear()
         _version_record(block, actor)
         audit_record(
             action=AuditAction.BLOCK_CHANGED,
@@ -211,7 +221,8 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
             received_at=event.received_at,
             view=order_view,
             order=order,
-        )
+        ),
+        ofac=ofac_regions_cached(),
     )
     payment_method_remember(
         customer_id=order.customer_id or None,
@@ -219,30 +230,38 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
         at=event.received_at,
     )
     outcome = blocks_evaluate(blocks_in_scope(event.event_type, blocks_live()), signals)
-    for match in [*outcome.first.values(), *outcome.shadow]:
-        _decision_record(event, order, match)
+    matches = [*outcome.first.values(), *outcome.shadow]
+    if matches:
+        _decisions_record(event, order, matches)
 
-    if _is_upstream_hold(event):
+    upstream = _is_upstream_hold(event)
+    if not upstream and outcome.holds is None:
+        return None
+    # (event, status) of the order's holds; the order row lock keeps this current.
+    holds = list(order.holds.values_list("event_id", "status"))
+    if any(event_id == event.pk for event_id, _ in holds):
+        return None  # replay or retry of the event that created it
+    if any(status == HoldStatus.HELD for _, status in holds):
+        return None
+    if upstream:
+        upstream_block_id = order_view.upstream_block_id or ""
         return _hold_create(
             event=event,
             order=order,
             signals=signals,
             source=HoldSource.UPSTREAM,
-            reasons=[
-                f"held upstream by AUTRANEX ({order_view.upstream_block_id or 'no block_id'})"
-            ],
-            upstream_block_id=order_view.upstream_block_id or "",
+            reasons=[f"held upstream by AUTRANEX ({upstream_block_id or 'no block_id'})"],
+            upstream_block_id=upstream_block_id,
         )
-    match = outcome.holds
-    if match is None or order.holds.exists():
-        return None
+    if holds:
+        return None  # a reviewer already decided this order; later events do not re-hold it
     return _hold_create(
         event=event,
         order=order,
         signals=signals,
         source=HoldSource.BLOCK,
-        reasons=reasons_for(match),
-        match=match,
+        reasons=reasons_for(outcome.holds),
+        match=outcome.holds,
     )
 
 
@@ -250,18 +269,25 @@ def _is_upstream_hold(event: Event) -> bool:
     return event.endpoint.provider == "autranex" and event.event_type == "order.held"
 
 
-def _decision_record(event: Event, order: Order, match: Match) -> None:
-    Decision.objects.update_or_create(
-        event=event,
-        block=match.block,
-        defaults={
-            "block_version": match.block.version,
-            "action": match.block.action,
-            "shadow": match.block.status == BlockStatus.SHADOW,
-            "signals": signals_for_json(match.evaluation.values),
-            "unknown_signals": sorted(match.evaluation.unknown),
-            "order_id": order.order_id,
-        },
+def _decisions_record(event: Event, order: Order, matches: list[Match]) -> None:
+    # One upsert for all of an event's decisions: a replay refreshes them in place.
+    Decision.objects.bulk_create(
+        [
+            Decision(
+                event=event,
+                block=match.block,
+                block_version=match.block.version,
+                action=match.block.action,
+                shadow=match.block.status == BlockStatus.SHADOW,
+                signals=signals_for_json(match.evaluation.values),
+                unknown_signals=sorted(match.evaluation.unknown),
+                order_id=order.order_id,
+            )
+            for match in matches
+        ],
+        update_conflicts=True,
+        unique_fields=["event", "block"],
+        update_fields=["block_version", "action", "shadow", "signals", "unknown_signals"],
     )
 
 
@@ -274,11 +300,7 @@ def _hold_create(
     reasons: list[str],
     match: Match | None = None,
     upstream_block_id: str = "",
-) -> HeldOrder | None:
-    if HeldOrder.objects.filter(event=event).exists():
-        return None  # replay or retry of the event that created it
-    if HeldOrder.objects.filter(order=order, status=HoldStatus.HELD).exists():
-        return None
+) -> HeldOrder:
     matched = match.evaluation.values if match else signals
     hold = HeldOrder.objects.create(
         order=order,

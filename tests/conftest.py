@@ -21,6 +21,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_rule_caches():
+    # Workers cache blocks and risk lists for seconds; each test starts from its own data.
+    from rules.evaluation import caches_clear
+
+    caches_clear()
+    yield
+    caches_clear()
+
+
 @pytest.fixture
 def make_endpoint(db):
     """make_endpoint("autranex", slug=..., installation_key=...) -> (endpoint, secret)."""

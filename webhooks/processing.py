@@ -66,15 +66,24 @@ def events_enqueue(event_ids, *, trigger: str) -> int:
     return sum(event_enqueue(event_id, trigger=trigger) for event_id in event_ids)
 
 
-def _claim(event_id: str, now) -> bool:
-    """Take the event for this run. The row count of the conditional update says who won."""
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    claimed = (
-        Event.objects.filter(pk=event_id, status__in=[EventStatus.PENDING, EventStatus.FAILED])
-        .filter(due, endpoint__state=EndpointState.ACTIVE)
-        .update(status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    return claimed == 1
+def _claim(event_id: str, now) -> Event | None:
+    """Take the event for this run, or None when it is not ours to process: done, not due,
+    paused, or claimed by another run. The conditional update's row count says who won."""
+    event = Event.objects.select_related("endpoint").filter(pk=event_id).first()
+    if (
+        event is None
+        or event.endpoint.state != EndpointState.ACTIVE
+        or event.status not in (EventStatus.PENDING, EventStatus.FAILED)
+        or (event.next_attempt_at is not None and event.next_attempt_at > now)
+    ):
+        return None
+    claimed = Event.objects.filter(
+        pk=event_id, status=event.status, attempts=event.attempts
+    ).update(status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
+    if claimed != 1:
+        return None
+    event.status, event.claimed_at, event.attempts = EventStatus.PROCESSING, now, event.attempts + 1
+    return event
 
 
 def event_order_view(event: Event) -> OrderView:
@@ -87,9 +96,9 @@ def event_process(*, event_id: str, trigger: str = "queue") -> str | None:
     """Process one event if it is due and nobody else holds it. Returns the event's new
     status, or None when this run did not claim it (already done, not due, paused)."""
     started = timezone.now()
-    if not _claim(event_id, started):
+    event = _claim(event_id, started)
+    if event is None:
         return None
-    event = Event.objects.select_related("endpoint").get(pk=event_id)
     try:
         with transaction.atomic():
             order_view = event_order_view(event)
