@@ -36,6 +36,7 @@ from rules.risk_signals import (
     signals_compute,
     signals_for_json,
 )
+from rules.signals import hold_changed
 from webhooks.audit import actor_label, audit_record
 from webhooks.models import AuditAction, Event
 from webhooks.providers import OrderView
@@ -323,6 +324,7 @@ def _hold_create(
         reason="; ".join(reasons),
         after=hold_summary(hold),
     )
+    hold_changed.send(sender=HeldOrder, hold=hold, event_type="order.held")
     logger.info("order %s held (%s) by event %s", order.order_id, hold.id, event.pk)
     return hold
 
@@ -375,6 +377,7 @@ def _hold_decide(*, hold: HeldOrder, actor, reason: str, status: str) -> HeldOrd
             before=before,
             after=hold_summary(hold),
         )
+        hold_changed.send(sender=HeldOrder, hold=hold, event_type=f"order.{status}")
     return hold
 
 

@@ -213,3 +213,23 @@ def test_it_creates_one_hold_when_two_events_of_an_order_are_processed_at_once(m
     assert statuses == [EventStatus.PROCESSED, EventStatus.PROCESSED]
     assert HeldOrder.objects.filter(order__order_id="ord_race").count() == 1
     assert Event.objects.filter(status=EventStatus.PROCESSED).count() == 2
+
+
+@pytest.mark.django_db
+def test_it_announces_each_hold_change_inside_its_transaction(endpoint, people):
+    from rules.signals import hold_changed
+
+    seen = []
+
+    def listener(sender, hold, event_type, **kwargs):
+        seen.append((event_type, hold.order.order_id, hold.status))
+
+    hold_changed.connect(listener)
+    try:
+        block_create(name="High value", condition=HIGH_VALUE)
+        process(deliver(*endpoint, order_created("ord_n", 6000)))
+        hold_release(hold=HeldOrder.objects.get(), actor=people["alice"], reason="ok")
+    finally:
+        hold_changed.disconnect(listener)
+
+    assert seen == [("order.held", "ord_n", "held"), ("order.released", "ord_n", "released")]
