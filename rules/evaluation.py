@@ -85,6 +85,14 @@ def caches_clear() -> None:
     _ofac_cache = (0.0, [])
 
 
+def signals_needed(blocks: list[Block]) -> frozenset[str]:
+    """The signals the blocks read, plus order_value for the hold record."""
+    names = {"order_value"}
+    for block in blocks:
+        names |= compiled(block.condition).signal_names
+    return frozenset(names)
+
+
 def blocks_evaluate(blocks: list[Block], signals: dict[str, Any]) -> Outcome:
     outcome = Outcome()
     for action in ACTION_ORDER:

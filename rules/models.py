@@ -260,3 +260,47 @@ class RiskListEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.list_name}: {self.value}"
+
+
+class ReviewPolicy(models.Model):
+    """How holds are reviewed; one row (pk=1), edited by operations in the admin."""
+
+    four_eyes_amount = models.DecimalField(
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Releasing a hold above this amount needs a second, different reviewer to "
+        "confirm. Empty: one reviewer decides every hold.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "review policy"
+        verbose_name_plural = "review policy"
+
+    def __str__(self) -> str:
+        if self.four_eyes_amount is None:
+            return "Review policy: one reviewer decides"
+        return f"Review policy: four eyes above {self.four_eyes_amount}"
+
+
+class ReleaseRequest(models.Model):
+    """The first reviewer's release of a hold above the four-eyes amount, waiting for a second
+    reviewer. Removed when the release is confirmed; meaningless once the hold is decided."""
+
+    hold = models.OneToOneField(HeldOrder, on_delete=models.CASCADE, related_name="release_request")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["requested_at"]
+
+    def __str__(self) -> str:
+        return f"release of {self.hold_id} requested by {self.requested_by_id}"

@@ -2,6 +2,7 @@
 orders. Every change an auditor cares about writes its audit entry in the same transaction."""
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from rules.evaluation import (
     caches_clear,
     ofac_regions_cached,
     reasons_for,
+    signals_needed,
 )
 from rules.models import (
     FINANCE_NOTE_RELEASED,
@@ -28,6 +30,8 @@ from rules.models import (
     HoldSource,
     HoldStatus,
     Order,
+    ReleaseRequest,
+    ReviewPolicy,
 )
 from rules.risk_signals import (
     SIGNAL_NAMES,
@@ -214,6 +218,7 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
     if not order_view.order_id:
         return None
     order = _order_lock(event, order_view)
+    blocks = blocks_in_scope(event.event_type, blocks_live())
     signals = signals_compute(
         SignalInputs(
             event_type=event.event_type,
@@ -224,13 +229,14 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
             order=order,
         ),
         ofac=ofac_regions_cached(),
+        names=signals_needed(blocks),
     )
     payment_method_remember(
         customer_id=order.customer_id or None,
         method=order_view.payment_method,
         at=event.received_at,
     )
-    outcome = blocks_evaluate(blocks_in_scope(event.event_type, blocks_live()), signals)
+    outcome = blocks_evaluate(blocks, signals)
     matches = [*outcome.first.values(), *outcome.shadow]
     if matches:
         _decisions_record(event, order, matches)
@@ -387,3 +393,139 @@ def hold_release(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
 
 def hold_reject(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
     return _hold_decide(hold=hold, actor=actor, reason=reason, status=HoldStatus.REJECTED)
+
+
+# --- Four-eyes review (the console) ---------------------------------------------------------
+
+
+def review_policy() -> ReviewPolicy:
+    """The review policy in force; the default (one reviewer decides) until operations set one."""
+    return ReviewPolicy.objects.filter(pk=1).first() or ReviewPolicy(pk=1)
+
+
+def review_policy_set(*, four_eyes_amount: Decimal | None, actor=None) -> ReviewPolicy:
+    if four_eyes_amount is not None and four_eyes_amount < 0:
+        raise RuleError("the four-eyes amount cannot be negative", field="four_eyes_amount")
+    with transaction.atomic():
+        policy, _ = ReviewPolicy.objects.select_for_update().get_or_create(pk=1)
+        before = policy.four_eyes_amount
+        policy.four_eyes_amount = four_eyes_amount
+        policy.updated_by = actor if getattr(actor, "pk", None) else None
+        policy.save()
+        audit_record(
+            action=AuditAction.REVIEW_POLICY_CHANGED,
+            obj_type="review_policy",
+            obj_id="1",
+            actor=actor,
+            before={"four_eyes_amount": str(before) if before is not None else None},
+            after={"four_eyes_amount": str(four_eyes_amount) if four_eyes_amount else None},
+        )
+    return policy
+
+
+def hold_needs_second_reviewer(hold: HeldOrder, policy: ReviewPolicy | None = None) -> bool:
+    limit = (policy or review_policy()).four_eyes_amount
+    return limit is not None and hold.amount is not None and hold.amount > limit
+
+
+def hold_release_request(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+    """Release a hold, or, when the review policy wants four eyes on it, record this reviewer's
+    release for a second, different reviewer to confirm (hold_release_confirm). Both steps are
+    audited."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError("a reason is required", field="reason")
+    if not hold_needs_second_reviewer(hold):
+        return hold_release(hold=hold, actor=actor, reason=reason)
+    with transaction.atomic():
+        # Locked like a decision: a concurrent release or reject of the same hold waits.
+        hold = HeldOrder.objects.select_for_update().select_related("order").get(pk=hold.pk)
+        if hold.status != HoldStatus.HELD:
+            raise HoldConflict(f"hold {hold.id} is already {hold.status}")
+        if ReleaseRequest.objects.filter(hold=hold).exists():
+            raise RuleError("a release of this hold is already waiting for confirmation")
+        ReleaseRequest.objects.create(hold=hold, requested_by=actor, reason=reason)
+        audit_record(
+            action=AuditAction.HOLD_RELEASE_CONFIRMATION,
+            obj_type="hold",
+            obj_id=hold.id,
+            order_id=hold.order.order_id,
+            actor=actor,
+            reason=reason,
+            before=hold_summary(hold),
+            after={"waiting_for": "a second reviewer", "amount": str(hold.amount)},
+        )
+    return hold
+
+
+def hold_release_confirm(*, hold: HeldOrder, actor, reason: str = "") -> HeldOrder:
+    """The second reviewer's confirmation of a release waiting for four eyes."""
+    with transaction.atomic():
+        hold = HeldOrder.objects.select_for_update().get(pk=hold.pk)
+        request = (
+            ReleaseRequest.objects.select_for_update()
+            .select_related("requested_by")
+            .filter(hold=hold)
+            .first()
+        )
+        if request is None or hold.status != HoldStatus.HELD:
+            raise RuleError("no release of this hold is waiting for confirmation")
+        if request.requested_by_id == getattr(actor, "pk", None):
+            raise RuleError("a second, different reviewer must confirm this release")
+        note = (reason or "").strip()
+        full_reason = (
+            f"{request.reason} (requested by {actor_label(request.requested_by)}, "
+            f"confirmed by {actor_label(actor)}{': ' + note if note else ''})"
+        )
+        request.delete()
+        return hold_release(hold=hold, actor=actor, reason=full_reason)
+
+
+# --- Replay preview (the console's dry run) --------------------------------------------------
+
+
+def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, Any] | None:
+    """The hold event_evaluate would create for this event now, or None; writes nothing.
+
+    Mirrors event_evaluate's decisions on the stored state: blocks live now, the order's
+    existing holds, upstream holds."""
+    if not order_view.order_id:
+        return None
+    order = Order.objects.filter(order_id=order_view.order_id).first()
+    blocks = blocks_in_scope(event.event_type, blocks_live())
+    signals = signals_compute(
+        SignalInputs(
+            event_type=event.event_type,
+            provider=event.endpoint.provider,
+            environment=event.endpoint.environment,
+            received_at=event.received_at,
+            view=order_view,
+            order=order,
+        ),
+        ofac=ofac_regions_cached(),
+    )
+    outcome = blocks_evaluate(blocks, signals)
+    upstream = _is_upstream_hold(event)
+    if not upstream and outcome.holds is None:
+        return None
+    holds = list(order.holds.values_list("event_id", "status")) if order else []
+    if any(event_id == event.pk for event_id, _ in holds):
+        return None
+    if any(status == HoldStatus.HELD for _, status in holds):
+        return None
+    if not upstream and holds:
+        return None
+    amount = order_view.amount if order_view.amount is not None else getattr(order, "amount", None)
+    if upstream:
+        block_id = order_view.upstream_block_id or None
+        reasons = [f"held upstream by AUTRANEX ({block_id or 'no block_id'})"]
+    else:
+        block_id = outcome.holds.block.block_id
+        reasons = reasons_for(outcome.holds)
+    return {
+        "order_id": order_view.order_id,
+        "event": event.pk,
+        "amount": str(amount) if amount is not None else None,
+        "block_id": block_id,
+        "reasons": reasons,
+    }
