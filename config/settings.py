@@ -217,3 +217,15 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# --- Downstream destinations (integrations) -------------------------------------------------
+HOOKDESK_INTEGRATIONS = {
+    # Seconds before each retry of a failed outbound delivery (AUTRANEX: 1, 2, 4 … 128 min);
+    # a destination may carry its own. After the last one the delivery is a dead letter.
+    "RETRY_SCHEDULE_SECONDS": [60, 120, 240, 480, 960, 1920, 3840, 7680],
+    # A 429's Retry-After is honoured up to this many seconds.
+    "RETRY_AFTER_MAX_SECONDS": env_int("HOOKDESK_OUTBOUND_RETRY_AFTER_MAX", 3600),
+    # After a timeout or refused connection a destination's other deliveries wait this long.
+    "CIRCUIT_PAUSE_SECONDS": env_int("HOOKDESK_OUTBOUND_CIRCUIT_PAUSE", 60),
+    "MAX_CONNECTION_TIMEOUT_SECONDS": env_int("HOOKDESK_OUTBOUND_MAX_TIMEOUT", 60),
+}

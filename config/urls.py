@@ -23,6 +23,7 @@ api_v2 = [
     path("test/webhook", TestWebhook.as_view(), name="test-webhook"),
     path("test/webhook/", TestWebhook.as_view()),
     *router.urls,
+    path("", include("integrations.urls")),
 ]
 
 urlpatterns = [

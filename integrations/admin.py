@@ -1,0 +1,400 @@
+"""Admin for destinations (secrets shown once, insecure TLS flagged, health at a glance) and
+outbound deliveries (dead letters, retry one or all matching, cancel pending). Every change goes
+through integrations.services."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from integrations.adapters import ADAPTERS
+from integrations.models import (
+    OUTBOUND_EVENT_TYPES,
+    Destination,
+    OutboundAttempt,
+    OutboundDelivery,
+)
+from integrations.selectors import destination_health, destinations_with_counts
+from integrations.services import (
+    UNSET,
+    DestinationError,
+    deliveries_cancel,
+    deliveries_retry,
+    destination_check,
+    destination_create,
+    destination_delete,
+    destination_update,
+)
+
+# Where a service's error field shows in the form.
+_FORM_FIELD = {
+    "retry_schedule": "retry_schedule_text",
+    "tls.ca_bundle": "tls_ca_bundle",
+    "tls.client_cert": "tls_client_cert",
+    "tls.client_key": "client_key",
+    "tls.client_key_password": "client_key_password",
+    "tls.trust_all": "tls_trust_all",
+}
+_MODEL_FIELDS = (
+    "name",
+    "adapter",
+    "url",
+    "signature_scheme",
+    "connection_timeout",
+    "event_types",
+    "block_id",
+    "scope",
+    "active",
+    "status_mapping",
+    "body_template",
+)
+
+
+class DestinationForm(forms.ModelForm):
+    adapter = forms.ChoiceField(choices=[(a.name, a.label) for a in ADAPTERS.values()])
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in OUTBOUND_EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(OUTBOUND_EVENT_TYPES),
+    )
+    retry_schedule_text = forms.CharField(
+        label="Retry schedule",
+        required=False,
+        help_text="Seconds between attempts, comma-separated (e.g. 60, 120, 240). "
+        "Empty: the AUTRANEX schedule, 1 to 128 minutes.",
+    )
+    status_mapping = forms.JSONField(
+        required=False,
+        help_text='Epicor Eclipse and custom ERP: e.g. {"held": "suspend", "released": "open", '
+        '"rejected": "cancel"}. Empty: the adapter\'s defaults.',
+    )
+    key = forms.CharField(
+        required=False,
+        help_text="Sent as ?key=. Stored encrypted, never shown; leave empty to keep.",
+    )
+    clear_key = forms.BooleanField(required=False, label="Remove the key")
+    tls_trust_all = forms.BooleanField(
+        required=False,
+        label="INSECURE: trust any server certificate",
+        help_text="Turns TLS verification off. Never for production receivers.",
+    )
+    client_key = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="PEM private key of the client certificate. Stored encrypted; never shown; "
+        "leave empty to keep.",
+    )
+    client_key_password = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    unsigned = forms.BooleanField(
+        required=False, label="Send unsigned (no signing secret)", help_text="New destinations."
+    )
+    rotate_secret = forms.BooleanField(
+        required=False,
+        label="Rotate the signing secret",
+        help_text="The new secret is shown once, after saving.",
+    )
+
+    class Meta:
+        model = Destination
+        fields = [
+            "name",
+            "adapter",
+            "url",
+            "signature_scheme",
+            "connection_timeout",
+            "event_types",
+            "block_id",
+            "scope",
+            "active",
+            "status_mapping",
+            "body_template",
+            "tls_trust_all",
+            "tls_ca_bundle",
+            "tls_client_cert",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.retry_schedule:
+            self.initial["retry_schedule_text"] = ", ".join(
+                str(s) for s in self.instance.retry_schedule
+            )
+
+    def clean_retry_schedule_text(self):
+        text = self.cleaned_data["retry_schedule_text"].strip()
+        if not text:
+            return None
+        try:
+            return [json.loads(item.strip()) for item in text.split(",")]
+        except ValueError:
+            raise forms.ValidationError("numbers of seconds, separated by commas") from None
+
+    def service_values(self) -> dict:
+        data = self.cleaned_data
+        values = {name: data.get(name) for name in _MODEL_FIELDS}
+        values["status_mapping"] = data.get("status_mapping") or {}
+        values["retry_schedule"] = data.get("retry_schedule_text")
+        values["block_id"] = values["block_id"] or ""
+        return values
+
+    def service_tls(self) -> dict:
+        data = self.cleaned_data
+        tls = {
+            "trust_all": bool(data.get("tls_trust_all")),
+            "ca_bundle": data.get("tls_ca_bundle") or "",
+            "client_cert": data.get("tls_client_cert") or "",
+        }
+        if data.get("client_key"):
+            tls["client_key"] = data["client_key"]
+            tls["client_key_password"] = data.get("client_key_password") or ""
+        return tls
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            destination_check(
+                destination=self.instance if self.instance.pk else None,
+                values=self.service_values(),
+                tls=self.service_tls(),
+            )
+        except DestinationError as error:
+            field = _FORM_FIELD.get(error.field or "", error.field)
+            self.add_error(field if field in self.fields else None, str(error))
+        return cleaned
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    form = DestinationForm
+    list_display = (
+        "name",
+        "adapter",
+        "signature_scheme",
+        "url",
+        "active",
+        "tls_flag",
+        "pending",
+        "dead_letters",
+        "last_success_at",
+        "last_error",
+    )
+    list_filter = ("active", "adapter", "signature_scheme", "scope", "tls_trust_all")
+    search_fields = ("name", "url", "id")
+    readonly_fields = (
+        "id",
+        "tls_flag",
+        "secret_fingerprint",
+        "has_key",
+        "has_client_key",
+        "health",
+        "disabled_reason",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("id", "name", "adapter", "url", "active", "disabled_reason")}),
+        (
+            "Events",
+            {"fields": ("event_types", "block_id", "scope", "status_mapping", "body_template")},
+        ),
+        (
+            "Signing and delivery",
+            {
+                "fields": (
+                    "signature_scheme",
+                    "secret_fingerprint",
+                    "unsigned",
+                    "rotate_secret",
+                    "has_key",
+                    "key",
+                    "clear_key",
+                    "connection_timeout",
+                    "retry_schedule_text",
+                )
+            },
+        ),
+        (
+            "TLS",
+            {
+                "fields": (
+                    "tls_flag",
+                    "tls_trust_all",
+                    "tls_ca_bundle",
+                    "tls_client_cert",
+                    "has_client_key",
+                    "client_key",
+                    "client_key_password",
+                )
+            },
+        ),
+        ("Health", {"fields": ("health", "created_at", "updated_at")}),
+    )
+    actions = ["rotate_secrets"]
+
+    def get_queryset(self, request):
+        return destinations_with_counts()
+
+    @admin.display(description="TLS", ordering="tls_trust_all")
+    def tls_flag(self, obj):
+        if obj.tls_trust_all:
+            return format_html(
+                '<strong style="color:#ba2121">INSECURE: trusts any certificate</strong>'
+            )
+        return "verified" + (" (own CA)" if obj.tls_ca_bundle else "")
+
+    def _deliveries_link(self, obj, count, status):
+        url = (
+            reverse("admin:integrations_outbounddelivery_changelist")
+            + "?"
+            + urlencode({"destination__id__exact": obj.pk, "status__exact": status})
+        )
+        return format_html('<a href="{}">{}</a>', url, count)
+
+    @admin.display(description="Pending")
+    def pending(self, obj):
+        return self._deliveries_link(obj, getattr(obj, "pending_count", "…"), "pending")
+
+    @admin.display(description="Dead letters")
+    def dead_letters(self, obj):
+        return self._deliveries_link(obj, getattr(obj, "dead_count", "…"), "dead")
+
+    @admin.display(description="Health (last 24 h)")
+    def health(self, obj):
+        if not obj.pk:
+            return "—"
+        health = destination_health(destination=obj)
+        rate = health["success_rate_24h"]
+        return format_html(
+            "success rate {} over {} attempts; {} pending, {} dead; last error: {}",
+            "—" if rate is None else f"{rate:.1%}",
+            health["attempts_24h"],
+            health["pending"],
+            health["dead"],
+            health["last_error"] or "none",
+        )
+
+    def save_model(self, request, obj, form, change):
+        values = form.service_values()
+        data = form.cleaned_data
+        key = "" if data.get("clear_key") else (data.get("key") or UNSET)
+        try:
+            if change:
+                saved, secret = destination_update(
+                    destination=obj,
+                    actor=request.user,
+                    key=key,
+                    tls=form.service_tls(),
+                    rotate_secret=bool(data.get("rotate_secret")),
+                    **values,
+                )
+            else:
+                saved, secret = destination_create(
+                    actor=request.user,
+                    key=None if key is UNSET else key,
+                    tls=form.service_tls(),
+                    secret=None if data.get("unsigned") else UNSET,
+                    **values,
+                )
+        except DestinationError as error:  # validated in the form; raced by another change
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        obj.pk = saved.pk
+        if secret:
+            self.message_user(
+                request,
+                f"Signing secret of {saved.name} (shown this once; copy it to the receiver): "
+                f"{secret}",
+                messages.WARNING,
+            )
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing related to save: the service wrote everything."""
+
+    def delete_model(self, request, obj):
+        destination_delete(destination=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for destination in queryset:
+            destination_delete(destination=destination, actor=request.user)
+
+    @admin.action(description="Rotate signing secrets (shown once)", permissions=["change"])
+    def rotate_secrets(self, request, queryset):
+        for destination in queryset:
+            saved, secret = destination_update(
+                destination=destination, actor=request.user, rotate_secret=True
+            )
+            self.message_user(
+                request, f"New signing secret of {saved.name}: {secret}", messages.WARNING
+            )
+
+
+class AttemptInline(admin.TabularInline):
+    model = OutboundAttempt
+    fields = ("number", "started_at", "duration_ms", "result", "status_code",
+              "retry_count_header", "error", "response_snippet")  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "destination",
+        "event_type",
+        "order_id",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "destination", "event_type")
+    search_fields = ("id", "event_id", "order_id", "hold__id")
+    list_select_related = ("destination",)
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    exclude = ("notice",)
+    readonly_fields = ("notice_json",)
+    inlines = [AttemptInline]
+    actions = ["retry_now", "cancel_pending"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request):
+        return request.user.has_perm("integrations.change_outbounddelivery")
+
+    @admin.display(description="Notice")
+    def notice_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.notice, indent=2))
+
+    @admin.action(
+        description="Retry now (dead letters and cancelled; 'select all' retries every match)",
+        permissions=["operate"],
+    )
+    def retry_now(self, request, queryset):
+        count = deliveries_retry(deliveries=queryset, actor=request.user)
+        self.message_user(request, f"{count} deliveries queued for another attempt.")
+
+    @admin.action(description="Cancel pending retries", permissions=["operate"])
+    def cancel_pending(self, request, queryset):
+        count = deliveries_cancel(deliveries=queryset, actor=request.user)
+        self.message_user(request, f"{count} pending deliveries cancelled.")

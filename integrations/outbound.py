@@ -1,0 +1,423 @@
+"""The delivery engine: the outbox write, enqueue, claim, send, retry with backoff, dead letters,
+the circuit that keeps one failing destination from tying up the workers, and the watchdog.
+
+Workers get a delivery at least once (brokers redeliver, the watchdog re-queues), so sending is
+made at-most-once per attempt here: a conditional update claims the delivery for one run, no
+database transaction is open while the request is in flight, and the outcome is written fenced
+by the attempt number."""
+
+import logging
+import math
+import random
+import time
+from datetime import datetime, timedelta
+
+import httpx
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from integrations import crypto_fields
+from integrations.adapters import OutboundEvent, get_adapter
+from integrations.conf import conf
+from integrations.durations import duration_parse
+from integrations.envelopes import notice_for
+from integrations.models import (
+    AttemptResult,
+    DeliveryStatus,
+    Destination,
+    OutboundAttempt,
+    OutboundDelivery,
+)
+from integrations.tls import ssl_context
+from integrations.transport import Answer, Transport, TransportError, retry_after_seconds
+from rules.models import HeldOrder
+from webhooks.audit import audit_record
+from webhooks.models import AuditAction
+from webhooks.processing import broker
+from webhooks.providers import get_scheme
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "integrations.tasks.send_delivery"
+WATCHDOG_SCHEDULE_NAME = "hookdesk: outbound watchdog"
+_jitter = random.SystemRandom()
+
+
+# --- Configuration read per destination -----------------------------------------------------
+
+
+def destination_timeout(destination: Destination) -> float:
+    return duration_parse(destination.connection_timeout).total_seconds()
+
+
+def destination_schedule(destination: Destination) -> list[float]:
+    return list(destination.retry_schedule or conf()["RETRY_SCHEDULE_SECONDS"])
+
+
+def _task_timeout(timeout: float) -> int:
+    # Connect, then read, each up to `timeout`; the margin covers signing and bookkeeping.
+    return math.ceil(2 * timeout) + 15
+
+
+def _claim_lease(timeout: float) -> timedelta:
+    return timedelta(seconds=2 * timeout + 30)
+
+
+# --- The outbox -----------------------------------------------------------------------------
+
+
+def deliveries_create_for_hold(*, hold: HeldOrder, event_type: str) -> list[str]:
+    """Owe `event_type` about `hold` to every destination that wants it.
+
+    Called inside the transaction that made the decision (rules.signals.hold_changed), so the
+    rows exist exactly when the decision does. The unique (hold, event type, destination)
+    constraint makes a second call for the same decision a no-op. Sending waits for commit."""
+    destinations = [
+        destination
+        for destination in Destination.objects.filter(active=True)
+        if event_type in destination.event_types
+        and (not destination.block_id or destination.block_id == hold.public_block_id)
+    ]
+    if not destinations:
+        return []
+    now = timezone.now()
+    notice = notice_for(hold=hold, event_type=event_type)
+    rows = [
+        OutboundDelivery(
+            destination=destination,
+            hold=hold,
+            event_type=event_type,
+            order_id=notice["order_id"],
+            notice=notice,
+            max_attempts=len(destination_schedule(destination)) + 1,
+            next_attempt_at=now,
+            queued_at=now,
+            created_at=now,
+        )
+        for destination in destinations
+    ]
+    OutboundDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    timeouts = {d.pk: destination_timeout(d) for d in destinations}
+    created = [
+        (pk, timeouts[destination_id])
+        for pk, destination_id in OutboundDelivery.objects.filter(
+            pk__in=[row.pk for row in rows]
+        ).values_list("pk", "destination_id")
+    ]
+    if created:
+        transaction.on_commit(lambda: deliveries_enqueue(created))
+    return [pk for pk, _ in created]
+
+
+def on_hold_changed(sender, *, hold: HeldOrder, event_type: str, **kwargs) -> None:
+    """Receiver of rules.signals.hold_changed."""
+    deliveries_create_for_hold(hold=hold, event_type=event_type)
+
+
+def deliveries_enqueue(items: list[tuple[str, float]]) -> int:
+    """Queue (delivery id, connection timeout) pairs. A lost enqueue is logged, not raised:
+    the watchdog queues any due delivery left unsent."""
+    queued = 0
+    for delivery_id, timeout in items:
+        try:
+            async_task(
+                SEND_TASK, delivery_id, broker=broker(), hook=None, timeout=_task_timeout(timeout)
+            )
+        except Exception:
+            logger.warning("enqueue of delivery %s failed; the watchdog will queue it",
+                           delivery_id, exc_info=True)  # fmt: skip
+            continue
+        queued += 1
+    return queued
+
+
+# --- Sending --------------------------------------------------------------------------------
+
+
+def _defer(delivery: OutboundDelivery, until: datetime, why: str) -> str:
+    """Postpone without an attempt; the watchdog queues it again when due."""
+    OutboundDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(
+        next_attempt_at=until, queued_at=None
+    )
+    logger.info("delivery %s deferred until %s: %s", delivery.pk, until.isoformat(), why)
+    return "deferred"
+
+
+def _claim(delivery_id: str, now: datetime) -> tuple[OutboundDelivery | None, str]:
+    """Take the delivery for this run, or say why not."""
+    with transaction.atomic():
+        delivery = OutboundDelivery.objects.filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return None, "done"
+        if delivery.next_attempt_at and delivery.next_attempt_at > now:
+            return None, "not due"
+        if delivery.claimed_until and delivery.claimed_until > now:
+            return None, "claimed"
+        # Locks the destination row for the few milliseconds of the claim: two workers claiming
+        # for one destination then see each other's claims (the circuit's one-at-a-time rule).
+        destination = Destination.objects.select_for_update().get(pk=delivery.destination_id)
+        if not destination.active:
+            return None, "destination inactive"
+        earlier = list(
+            OutboundDelivery.objects.filter(
+                destination=destination,
+                hold_id=delivery.hold_id,
+                status=DeliveryStatus.PENDING,
+                created_at__lt=delivery.created_at,
+            ).values_list("next_attempt_at", flat=True)[:1]
+        )
+        if earlier:
+            # A receiver must hear "held" before "released" about the same order.
+            until = max(earlier[0] or now, now) + timedelta(seconds=1)
+            why = "an earlier decision about this order is not delivered yet"
+            return None, _defer(delivery, until, why)
+        if destination.paused_until and destination.paused_until > now:
+            return None, _defer(delivery, destination.paused_until, "destination circuit open")
+        if destination.consecutive_failures:
+            busy_until = (
+                OutboundDelivery.objects.filter(destination=destination, claimed_until__gt=now)
+                .order_by("-claimed_until")
+                .values_list("claimed_until", flat=True)
+                .first()
+            )
+            if busy_until is not None:
+                # Failing destination: one probe at a time, not one worker per delivery.
+                return None, _defer(delivery, busy_until, "failing destination is being probed")
+        timeout = destination_timeout(destination)
+        claimed = (
+            OutboundDelivery.objects.filter(
+                pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
+            )
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .update(claimed_until=now + _claim_lease(timeout), attempts=F("attempts") + 1)
+        )
+        if claimed != 1:
+            return None, "claimed"
+    delivery.attempts += 1
+    delivery.destination = destination
+    return delivery, "claimed"
+
+
+def _transport(destination: Destination) -> Transport:
+    return Transport(
+        key=(destination.pk, destination.updated_at.isoformat()),
+        timeout=destination_timeout(destination),
+        ssl_context=lambda: ssl_context(**crypto_fields.destination_tls(destination)),
+        user_agent=conf()["USER_AGENT"],
+    )
+
+
+def delivery_request(
+    *, delivery: OutboundDelivery, destination: Destination, attempt: int
+) -> tuple[str, bytes, dict[str, str]]:
+    """URL, body and headers of one attempt, signed as the destination's scheme verifies."""
+    adapter = get_adapter(destination.adapter)
+    request = adapter.request(
+        event=OutboundEvent(
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            created_at=delivery.created_at,
+            notice=delivery.notice,
+        ),
+        url=destination.url,
+        scheme=destination.signature_scheme,
+        scope=destination.scope,
+        status_mapping=destination.status_mapping,
+        body_template=destination.body_template,
+    )
+    url = request.url
+    key = crypto_fields.destination_key(destination)
+    if key:
+        url = str(httpx.URL(url).copy_merge_params({"key": key}))
+    headers = {"Content-Type": "application/json", "X-Hookdesk-Delivery": delivery.pk}
+    if attempt > 1:
+        headers["X-Retry-Count"] = str(attempt - 1)
+    secret = crypto_fields.destination_secret(destination)
+    if secret:
+        headers |= get_scheme(destination.signature_scheme).sign(
+            body=request.body, secret=secret, timestamp=int(time.time()), event_id=delivery.event_id
+        )
+    return url, request.body, headers
+
+
+def delivery_send(*, delivery_id: str) -> str:
+    """Make one attempt at a delivery if it is due and nobody else is sending it. Returns what
+    happened: succeeded, retry, dead, deferred, or why nothing was done."""
+    now = timezone.now()
+    delivery, why = _claim(delivery_id, now)
+    if delivery is None:
+        return why
+    destination = delivery.destination
+    attempt = delivery.attempts
+    started_at = timezone.now()
+    started = time.monotonic()
+    answer: Answer | None = None
+    failure: TransportError | None = None
+    retry_header = attempt - 1 if attempt > 1 else None
+    try:
+        url, body, headers = delivery_request(
+            delivery=delivery, destination=destination, attempt=attempt
+        )
+        answer = _transport(destination).post(
+            url=url, body=body, headers=headers, snippet_bytes=conf()["RESPONSE_SNIPPET_BYTES"]
+        )
+    except TransportError as error:
+        failure = error
+    except Exception as error:
+        # Bad stored configuration (a secret that no longer decrypts, a template that no longer
+        # renders, unusable TLS material): retrying cannot help until an operator fixes it.
+        logger.exception("delivery %s: cannot build the request", delivery_id)
+        failure = TransportError(
+            f"{type(error).__name__}: {error}"[:400], permanent=True, kind="configuration"
+        )
+    duration_ms = answer.duration_ms if answer else (time.monotonic() - started) * 1000
+    return _record(
+        delivery=delivery,
+        destination=destination,
+        attempt=attempt,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        answer=answer,
+        failure=failure,
+        retry_header=retry_header,
+    )
+
+
+def _retry_delay(delivery: OutboundDelivery, destination: Destination, answer, now) -> float:
+    settings = conf()
+    if answer is not None and answer.status_code == 429:
+        asked = retry_after_seconds(answer.headers.get("retry-after"), now=time.time())
+        if asked is not None:
+            return min(asked, settings["RETRY_AFTER_MAX_SECONDS"])
+    schedule = destination_schedule(destination)
+    base = float(schedule[min(delivery.attempts, len(schedule)) - 1])
+    return base * (1 + _jitter.uniform(0, settings["RETRY_JITTER"]))
+
+
+def _record(
+    *,
+    delivery: OutboundDelivery,
+    destination: Destination,
+    attempt: int,
+    started_at: datetime,
+    duration_ms: float,
+    answer: Answer | None,
+    failure: TransportError | None,
+    retry_header: int | None,
+) -> str:
+    now = timezone.now()
+    status_code = answer.status_code if answer else None
+    if answer is not None and 200 <= answer.status_code < 300:
+        result, error = AttemptResult.SUCCEEDED, ""
+    elif answer is not None:
+        result = {410: AttemptResult.GONE, 429: AttemptResult.RATE_LIMITED}.get(
+            answer.status_code, AttemptResult.HTTP_ERROR
+        )
+        error = f"HTTP {answer.status_code}"
+    else:
+        result, error = failure.kind, failure.message
+    permanent = result == AttemptResult.GONE or (failure is not None and failure.permanent)
+
+    with transaction.atomic():
+        current = OutboundDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if current is None:
+            return "deleted"  # the destination was deleted while we were sending
+        OutboundAttempt.objects.create(
+            delivery=current,
+            number=attempt,
+            started_at=started_at,
+            duration_ms=round(duration_ms, 3),
+            result=result,
+            status_code=status_code,
+            retry_count_header=retry_header,
+            error=error[:500],
+            response_snippet=answer.snippet if answer else "",
+        )
+        if current.status != DeliveryStatus.PENDING or current.attempts != attempt:
+            return "superseded"  # cancelled or retried by an operator meanwhile
+        changes: dict = {
+            "claimed_until": None,
+            "last_status_code": status_code,
+            "last_error": error[:500],
+        }
+        if result == AttemptResult.SUCCEEDED:
+            outcome = "succeeded"
+            changes |= {"status": DeliveryStatus.SUCCEEDED, "succeeded_at": now,
+                        "next_attempt_at": None}  # fmt: skip
+        elif permanent or attempt >= current.max_attempts:
+            outcome = "dead"
+            changes |= {"status": DeliveryStatus.DEAD, "dead_at": now, "next_attempt_at": None}
+        else:
+            outcome = "retry"
+            delay = _retry_delay(current, destination, answer, now)
+            changes |= {"next_attempt_at": now + timedelta(seconds=delay), "queued_at": None}
+        OutboundDelivery.objects.filter(pk=current.pk).update(**changes)
+        _destination_health(destination, result=result, error=error, now=now)
+    log = logger.info if outcome == "succeeded" else logger.warning
+    log("delivery %s attempt %d to %s: %s (%s)", delivery.pk, attempt, destination.pk,
+        result, outcome)  # fmt: skip
+    return outcome
+
+
+def _destination_health(destination: Destination, *, result: str, error: str, now) -> None:
+    if result == AttemptResult.SUCCEEDED:
+        Destination.objects.filter(pk=destination.pk).update(
+            consecutive_failures=0, paused_until=None, last_success_at=now
+        )
+        return
+    changes: dict = {
+        "consecutive_failures": F("consecutive_failures") + 1,
+        "last_failure_at": now,
+        "last_error": error[:500],
+    }
+    if result in (AttemptResult.TIMEOUT, AttemptResult.CONNECTION, AttemptResult.TLS):
+        changes["paused_until"] = now + timedelta(seconds=conf()["CIRCUIT_PAUSE_SECONDS"])
+    if result == AttemptResult.GONE:
+        reason = f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M:%S} UTC"
+        changes |= {"active": False, "disabled_reason": reason}
+        audit_record(
+            action=AuditAction.DESTINATION_CHANGED,
+            obj_type="destination",
+            obj_id=destination.pk,
+            reason=reason,
+            before={"active": True},
+            after={"active": False},
+        )
+    Destination.objects.filter(pk=destination.pk).update(**changes)
+
+
+# --- Watchdog -------------------------------------------------------------------------------
+
+
+def deliveries_requeue_due(*, now: datetime | None = None) -> int:
+    """Queue every due delivery nobody is sending or has just queued: retries whose time has
+    come, deliveries whose enqueue was lost, claims of workers that died. Safe to run anywhere,
+    any number of times."""
+    now = now or timezone.now()
+    settings = conf()
+    quiet = now - timedelta(seconds=settings["REQUEUE_AFTER_SECONDS"])
+    with transaction.atomic():
+        # skip_locked: two watchdogs running at once split the work instead of both queueing it.
+        due = list(
+            OutboundDelivery.objects.filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=now,
+                destination__active=True,
+            )
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=quiet))
+            .order_by("next_attempt_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", "destination__connection_timeout")[: settings["WATCHDOG_BATCH"]]
+        )
+        OutboundDelivery.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
+    if due:
+        logger.info("outbound watchdog: queueing %d due deliveries", len(due))
+        transaction.on_commit(
+            lambda: deliveries_enqueue(
+                [(pk, duration_parse(timeout).total_seconds()) for pk, timeout in due]
+            )
+        )
+    return len(due)

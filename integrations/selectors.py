@@ -1,0 +1,100 @@
+"""Reads for the API, the admin and the dashboard: destinations' health and their deliveries."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from integrations.models import (
+    AttemptResult,
+    DeliveryStatus,
+    Destination,
+    OutboundAttempt,
+    OutboundDelivery,
+)
+
+HEALTH_WINDOW = timedelta(hours=24)
+
+
+def destinations_with_counts() -> QuerySet[Destination]:
+    """Destinations with their pending and dead-letter counts (indexed by status)."""
+    return Destination.objects.annotate(
+        pending_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING)),
+        dead_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD)),
+    )
+
+
+def destination_health(*, destination: Destination, now=None) -> dict[str, Any]:
+    """Success rate of the last 24 hours' attempts, the last error, and what is waiting."""
+    now = now or timezone.now()
+    attempts = OutboundAttempt.objects.filter(
+        delivery__destination=destination, started_at__gte=now - HEALTH_WINDOW
+    ).aggregate(total=Count("id"), succeeded=Count("id", filter=Q(result=AttemptResult.SUCCEEDED)))
+    counts = OutboundDelivery.objects.filter(destination=destination).aggregate(
+        pending=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
+        dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
+    )
+    return {
+        "success_rate_24h": (
+            round(attempts["succeeded"] / attempts["total"], 4) if attempts["total"] else None
+        ),
+        "attempts_24h": attempts["total"],
+        "pending": counts["pending"],
+        "dead": counts["dead"],
+        "last_success_at": destination.last_success_at,
+        "last_failure_at": destination.last_failure_at,
+        "last_error": destination.last_error or None,
+        "consecutive_failures": destination.consecutive_failures,
+        "circuit_open_until": (
+            destination.paused_until
+            if destination.paused_until and destination.paused_until > now
+            else None
+        ),
+    }
+
+
+def destinations_health(*, now=None) -> list[dict[str, Any]]:
+    """Every destination's health, for the dashboard: one grouped query per figure."""
+    now = now or timezone.now()
+    since = now - HEALTH_WINDOW
+    rates = {
+        row["delivery__destination"]: row
+        for row in OutboundAttempt.objects.filter(started_at__gte=since)
+        .values("delivery__destination")
+        .annotate(
+            total=Count("id"), succeeded=Count("id", filter=Q(result=AttemptResult.SUCCEEDED))
+        )
+        .order_by()
+    }
+    health = []
+    for destination in destinations_with_counts():
+        rate = rates.get(destination.pk, {"total": 0, "succeeded": 0})
+        health.append(
+            {
+                "id": destination.pk,
+                "name": destination.name,
+                "active": destination.active,
+                "success_rate_24h": (
+                    round(rate["succeeded"] / rate["total"], 4) if rate["total"] else None
+                ),
+                "attempts_24h": rate["total"],
+                "pending": destination.pending_count,
+                "dead": destination.dead_count,
+                "last_error": destination.last_error or None,
+                "last_failure_at": destination.last_failure_at,
+                "insecure_tls": destination.tls_trust_all,
+            }
+        )
+    return health
+
+
+def deliveries_for(
+    *, destination: Destination, status: str | None = None, event_type: str | None = None
+) -> QuerySet[OutboundDelivery]:
+    deliveries = OutboundDelivery.objects.filter(destination=destination)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if event_type:
+        deliveries = deliveries.filter(event_type=event_type)
+    return deliveries

@@ -1,0 +1,11 @@
+"""django-q2 task entry points: each fetches by id and calls the delivery engine."""
+
+from integrations.outbound import deliveries_requeue_due, delivery_send
+
+
+def send_delivery(delivery_id: str) -> str:
+    return delivery_send(delivery_id=delivery_id)
+
+
+def watchdog() -> int:
+    return deliveries_requeue_due()
