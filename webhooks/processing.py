@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -77,13 +77,26 @@ def _claim(event_id: str, now) -> Event | None:
         or (event.next_attempt_at is not None and event.next_attempt_at > now)
     ):
         return None
-    claimed = Event.objects.filter(
-        pk=event_id, status=event.status, attempts=event.attempts
-    ).update(status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        claimed = Event.objects.filter(
+            pk=event_id, status=event.status, attempts=event.attempts
+        ).update(status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
     if claimed != 1:
         return None
     event.status, event.claimed_at, event.attempts = EventStatus.PROCESSING, now, event.attempts + 1
     return event
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this transaction commit without waiting for the WAL flush (PostgreSQL).
+
+    Only for the claim: if the database crashes right after, the claim is lost, which costs an
+    attempt count and nothing else (the event is still pending or failed, and the sweep queues
+    it). The processing transaction that follows commits durably as usual."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def event_order_view(event: Event) -> OrderView:
