@@ -1,11 +1,52 @@
-"""Admin for blocks (validated, versioned and audited through the services), orders, holds,
-decisions and risk lists."""
+"""Admin for the review queue (held orders: release and reject with a reason, four eyes above
+an amount), blocks (validated, versioned and audited through the services; status switching;
+backtest), orders, decisions, risk lists and the review policy."""
+
+from datetime import datetime, time
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
 
-from rules.models import Block, BlockVersion, Decision, HeldOrder, Order, RiskListEntry
-from rules.services import BLOCK_FIELDS, RuleError, block_create, block_update, condition_validate
+from rules.backtest import block_backtest
+from rules.models import (
+    Block,
+    BlockStatus,
+    BlockVersion,
+    Decision,
+    HeldOrder,
+    HoldStatus,
+    Order,
+    ReleaseRequest,
+    ReviewPolicy,
+    RiskListEntry,
+)
+from rules.services import (
+    BLOCK_FIELDS,
+    HoldConflict,
+    RuleError,
+    block_create,
+    block_update,
+    condition_validate,
+    hold_needs_second_reviewer,
+    hold_reject,
+    hold_release_confirm,
+    hold_release_request,
+    review_policy,
+    review_policy_set,
+)
+from webhooks.console import filters as console_filters
+from webhooks.console.pagination import EstimatedCountPaginator
+from webhooks.console.timeline import order_audit_trail, order_timeline
+
+DECIDE_PERMISSION = "rules.decide_heldorder"
 
 
 class BlockForm(forms.ModelForm):
@@ -26,9 +67,23 @@ class VersionInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
+    verbose_name_plural = "version history"
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class BacktestForm(forms.Form):
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Exclusive. Empty: up to now.",
+    )
+
+
+def _day_start(day) -> datetime | None:
+    return timezone.make_aware(datetime.combine(day, time.min)) if day else None
 
 
 @admin.register(Block)
@@ -39,6 +94,8 @@ class BlockAdmin(admin.ModelAdmin):
     search_fields = ("name", "block_id", "condition")
     readonly_fields = ("block_id", "version", "created_at", "updated_at")
     inlines = [VersionInline]
+    actions = ["make_active", "make_shadow", "make_draft", "make_disabled"]
+    change_form_template = "admin/rules/block/change_form.html"
 
     def has_delete_permission(self, request, obj=None):
         return False  # disable a block instead: holds and decisions point at it
@@ -60,6 +117,73 @@ class BlockAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         """Versions are written by the services; there is nothing related to save."""
 
+    def _switch(self, request, queryset, status: str):
+        switched = 0
+        for block in queryset:
+            if block.status != status:
+                block_update(
+                    block=block, actor=request.user, reason="status switched", status=status
+                )
+                switched += 1
+        self.message_user(request, f"{switched} block(s) now {BlockStatus(status).label}.")
+
+    @admin.action(description="Make active (holds orders)", permissions=["change"])
+    def make_active(self, request, queryset):
+        self._switch(request, queryset, BlockStatus.ACTIVE)
+
+    @admin.action(description="Make shadow (evaluated and recorded, never holds)",
+                  permissions=["change"])  # fmt: skip
+    def make_shadow(self, request, queryset):
+        self._switch(request, queryset, BlockStatus.SHADOW)
+
+    @admin.action(description="Make draft (not evaluated)", permissions=["change"])
+    def make_draft(self, request, queryset):
+        self._switch(request, queryset, BlockStatus.DRAFT)
+
+    @admin.action(description="Disable", permissions=["change"])
+    def make_disabled(self, request, queryset):
+        self._switch(request, queryset, BlockStatus.DISABLED)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/backtest/",
+                self.admin_site.admin_view(self.backtest_view),
+                name="rules_block_backtest",
+            ),
+            *super().get_urls(),
+        ]
+
+    def backtest_view(self, request, pk: int):
+        """Run the block over stored events of a period; shows what it would have held."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        block = get_object_or_404(Block, pk=pk)
+        form = BacktestForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            result = block_backtest(
+                block=block,
+                since=_day_start(form.cleaned_data["since"]),
+                until=_day_start(form.cleaned_data["until"]),
+            ).as_json()
+        return TemplateResponse(
+            request,
+            "admin/rules/block/backtest.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Backtest: {block.name}",
+                "opts": self.opts,
+                "block": block,
+                "form": form,
+                "result": result,
+            },
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"can_backtest": self.has_change_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
@@ -72,28 +196,252 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# --- The review queue --------------------------------------------------------------------------
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        strip=True,
+        help_text="Required. Kept in the audit trail and sent downstream with the decision.",
+    )
+
+
 @admin.register(HeldOrder)
 class HeldOrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "order", "status", "amount", "currency", "block", "created_at")
-    list_filter = ("status", "source", "block")
-    search_fields = ("id", "order__order_id", "customer_id")
+    list_display = ("hold_link", "order_ref", "status_badge", "age", "amount_display",
+                    "customer_id", "block_label", "reasons_short")  # fmt: skip
+    list_display_links = None
+    list_filter = (
+        "status",
+        "block",
+        console_filters.HoldProviderFilter,
+        console_filters.HoldEndpointFilter,
+        console_filters.HoldEnvironmentFilter,
+        console_filters.AmountFilter,
+        console_filters.AgeFilter,
+    )
+    search_fields = ("order__order_id",)
+    search_help_text = "Exact order id, customer id or hold id."
     list_select_related = ("order", "block")
+    # "held" sorts before "rejected" and "released": open holds first, oldest first, straight
+    # from the (status, created_at) index.
+    ordering = ("status", "created_at")
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    actions = ["release_selected", "reject_selected"]
+    change_form_template = "admin/rules/heldorder/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        fields = ("pk", "order__order_id", "customer_id")
+        return console_filters.exact_search(queryset, search_term, fields), False
+
+    @admin.display(description="Hold", ordering="created_at")
+    def hold_link(self, obj):
+        url = reverse("admin:rules_heldorder_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.pk)
+
+    @admin.display(description="Order", ordering="order__order_id")
+    def order_ref(self, obj):
+        return obj.order.order_id
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="hd-badge {}">{}</span>', obj.status, obj.status)
+
+    @admin.display(description="Age", ordering="created_at")
+    def age(self, obj):
+        return timesince(obj.created_at, obj.decided_at or timezone.now())
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        if obj.amount is None:
+            return "-"
+        return f"{obj.amount:,.2f} {obj.currency}".strip()
+
+    @admin.display(description="Block")
+    def block_label(self, obj):
+        if obj.block_id:
+            return obj.block.name
+        return f"upstream {obj.upstream_block_id}".strip()
+
+    @admin.display(description="Reasons")
+    def reasons_short(self, obj):
+        text = "; ".join(obj.reasons)
+        return text if len(text) <= 120 else text[:117] + "…"
+
+    def has_decide_permission(self, request, obj=None):
+        return request.user.has_perm(DECIDE_PERMISSION)
+
+    # --- Decisions --------------------------------------------------------------------------
+
+    def _decide_one(self, request, hold: HeldOrder, decision: str, reason: str) -> str:
+        """Apply one decision through the services; returns what happened, for a message."""
+        if decision == "release":
+            hold = hold_release_request(hold=hold, actor=request.user, reason=reason)
+            if hold.status == HoldStatus.HELD:
+                return "waiting for a second reviewer"
+            return "released"
+        if decision == "confirm":
+            hold_release_confirm(hold=hold, actor=request.user, reason=reason)
+            return "released"
+        if decision == "reject":
+            hold_reject(hold=hold, actor=request.user, reason=reason)
+            return "rejected"
+        raise RuleError("unknown decision")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="rules_heldorder_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, object_id):
+        hold = get_object_or_404(HeldOrder, pk=object_id)
+        back = HttpResponseRedirect(reverse("admin:rules_heldorder_change", args=[hold.pk]))
+        if request.method != "POST":
+            return back
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        decision = request.POST.get("decision", "")
+        reason = request.POST.get("reason", "")
+        if decision == "confirm":
+            reason = reason or ""
+        elif not reason.strip():
+            self.message_user(request, "A reason is required.", messages.ERROR)
+            return back
+        try:
+            outcome = self._decide_one(request, hold, decision, reason)
+        except (RuleError, HoldConflict) as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return back
+        self.message_user(request, f"Hold {hold.pk} (order {hold.order.order_id}): {outcome}.")
+        return back
+
+    def _bulk(self, request, queryset, decision: str):
+        form = DecisionForm(request.POST if "apply" in request.POST else None)
+        holds = list(queryset.select_related("order")[:500])
+        if form.is_bound and form.is_valid():
+            outcomes: dict[str, int] = {}
+            for hold in holds:
+                try:
+                    outcome = self._decide_one(request, hold, decision, form.cleaned_data["reason"])
+                except HoldConflict:
+                    outcome = "already decided"
+                except RuleError as error:
+                    outcome = str(error)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+            self.message_user(request, f"{decision.capitalize()}: {summary}.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/rules/heldorder/decide_bulk.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{decision.capitalize()} {len(holds)} held order(s)",
+                "opts": self.opts,
+                "holds": holds,
+                "decision": decision,
+                "form": form,
+                "action": f"{decision}_selected",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "select_across": request.POST.get("select_across", "0"),
+            },
+        )
+
+    @admin.action(description="Release selected held orders…", permissions=["decide"])
+    def release_selected(self, request, queryset):
+        return self._bulk(request, queryset, "release")
+
+    @admin.action(description="Reject selected held orders…", permissions=["decide"])
+    def reject_selected(self, request, queryset):
+        return self._bulk(request, queryset, "reject")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        hold = (
+            HeldOrder.objects.select_related("order", "block", "event", "event__endpoint")
+            .filter(pk=object_id)
+            .first()
+        )
+        extra = dict(extra_context or {})
+        if hold is not None:
+            request_ = ReleaseRequest.objects.filter(hold=hold).select_related("requested_by")
+            pending = request_.first() if hold.status == HoldStatus.HELD else None
+            extra.update(
+                hold=hold,
+                can_decide=self.has_decide_permission(request) and hold.status == HoldStatus.HELD,
+                pending_release=pending,
+                can_confirm=bool(pending) and pending.requested_by_id != request.user.pk,
+                four_eyes=hold_needs_second_reviewer(hold),
+                four_eyes_amount=review_policy().four_eyes_amount,
+                timeline=order_timeline(order_id=hold.order.order_id),
+                audit_trail=order_audit_trail(
+                    order_id=hold.order.order_id,
+                    hold_ids=list(hold.order.holds.values_list("pk", flat=True)),
+                ),
+                decision_form=DecisionForm(),
+                signals=sorted(hold.signals.items()),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+
+@admin.register(ReviewPolicy)
+class ReviewPolicyAdmin(admin.ModelAdmin):
+    """One row: the changelist opens it directly."""
+
+    fields = ("four_eyes_amount", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        ReviewPolicy.objects.get_or_create(pk=1)
+        return HttpResponseRedirect(reverse("admin:rules_reviewpolicy_change", args=[1]))
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = review_policy_set(
+                four_eyes_amount=form.cleaned_data["four_eyes_amount"], actor=request.user
+            )
+        except RuleError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        obj.pk = saved.pk
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("order_id", "customer_id", "amount", "currency", "first_seen_at")
-    search_fields = ("order_id", "customer_id")
+    search_fields = ("order_id",)
+    search_help_text = "Exact order id or customer id."
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_search_results(self, request, queryset, search_term):
+        fields = ("order_id", "customer_id")
+        return console_filters.exact_search(queryset, search_term, fields), False
 
 
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdmin):
     list_display = ("event", "block", "action", "shadow", "order_id", "created_at")
-    list_filter = ("action", "shadow")
+    list_filter = ("action", "shadow", "block")
     list_select_related = ("event", "block")
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(RiskListEntry)

@@ -1,51 +1,77 @@
-"""Admin for endpoints (secrets by fingerprint only), events and delivery attempts."""
+"""The console's admin for endpoints (secrets by fingerprint, rotation, test events), events and
+deliveries (filters, raw bytes, replay), replay runs, alerts and the audit trail.
 
-from django.contrib import admin
+Every action calls a service; the admin only parses the request and shows the outcome."""
+
+import secrets as secrets_module
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from webhooks.console import filters as console_filters
+from webhooks.console.alerts import alert_acknowledge
+from webhooks.console.pagination import EstimatedCountPaginator
 from webhooks.models import (
+    Alert,
+    AlertThreshold,
     AuditEntry,
     Delivery,
     Endpoint,
     EndpointSecret,
     Event,
     ProcessingAttempt,
+    ReplayRun,
+)
+from webhooks.replay import MAX_SELECTION, event_replay, replay_run_resume, replay_run_start
+from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_send
+from webhooks.services import (
+    DEFAULT_GRACE,
+    GRACE_CHOICES,
+    SecretError,
+    endpoint_create,
+    endpoint_set_state,
+    parse_grace,
+    secret_expire,
+    secret_rotate,
 )
 
+GRACE_LABELS = {
+    "0": "None: old secrets stop now",
+    "1h": "1 hour",
+    "24h": "24 hours",
+    "7d": "7 days",
+}
+ROTATION_NONCES = "hookdesk_rotation_nonces"
+MAX_PENDING_NONCES = 10
 
-class SecretInline(admin.TabularInline):
-    model = EndpointSecret
-    fields = ("fingerprint", "created_at", "expires_at", "last_verified_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
+class BigTableAdmin(admin.ModelAdmin):
+    """Lists of millions of rows: no full COUNT(*), no facet counts, no date drill-down
+    (each is a scan of the whole table on every page view)."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    exact_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(self, request, queryset, search_term):
+        if not self.exact_search_fields:
+            return super().get_search_results(request, queryset, search_term)
+        return console_filters.exact_search(queryset, search_term, self.exact_search_fields), False
+
+
+class ReadOnlyMixin:
     def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
-    list_display = ("slug", "provider", "environment", "state", "receiver_path", "created_at")
-    list_filter = ("provider", "environment", "state")
-    search_fields = ("slug", "name")
-    readonly_fields = ("receiver_path", "has_installation_key", "created_at", "updated_at")
-    inlines = [SecretInline]
-
-
-class AttemptInline(admin.TabularInline):
-    model = ProcessingAttempt
-    fields = ("number", "trigger", "outcome", "started_at", "finished_at", "error")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -55,37 +81,577 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "endpoint", "event_type", "status", "attempts", "order_id", "received_at")
-    list_filter = ("status", "endpoint", "event_type")
-    search_fields = ("id", "provider_event_id", "order_id", "customer_id")
-    list_select_related = ("endpoint",)
-    show_full_result_count = False
-    date_hierarchy = "received_at"
-    exclude = ("body",)
-    readonly_fields = ("raw_body",)
-    inlines = [AttemptInline]
+def _receiver_url(endpoint: Endpoint) -> str:
+    return settings.HOOKDESK["PUBLIC_BASE_URL"].rstrip("/") + endpoint.receiver_path
 
-    @admin.display(description="Body")
-    def raw_body(self, obj):
-        return format_html("<pre>{}</pre>", bytes(obj.body).decode("utf-8", "replace"))
+
+# --- Endpoints --------------------------------------------------------------------------------
+
+
+class EndpointForm(forms.ModelForm):
+    installation_key = forms.CharField(
+        required=False,
+        strip=True,
+        help_text="Automation API only: the ?key= value senders must present. Stored encrypted.",
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ("slug", "name", "provider", "environment", "state")
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    list_display = ("slug", "name", "provider", "environment", "state", "receiver_url")
+    list_filter = ("provider", "environment", "state")
+    search_fields = ("slug", "name")
+    change_form_template = "admin/webhooks/endpoint/change_form.html"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("slug", "name", "provider", "environment", "installation_key")
+        return ("slug", "provider", "receiver_url", "name", "environment", "state",
+                "has_installation_key", "created_at", "updated_at")  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("slug", "provider", "receiver_url", "has_installation_key", "created_at",
+                "updated_at")  # fmt: skip
+
+    @admin.display(description="Receiver URL")
+    def receiver_url(self, obj):
+        url = _receiver_url(obj)
+        return format_html(
+            '<code class="hd-receiver-url">{}</code>'
+            '<button type="button" class="button hd-copy" data-copy="{}">Copy</button>',
+            url,
+            url,
+        )
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("<int:pk>/rotate/", wrap(self.rotate_view), name="webhooks_endpoint_rotate"),
+            path(
+                "<int:pk>/secrets/<int:secret_pk>/expire/",
+                wrap(self.expire_view),
+                name="webhooks_endpoint_expire_secret",
+            ),
+            path(
+                "<int:pk>/test-event/",
+                wrap(self.test_event_view),
+                name="webhooks_endpoint_test_event",
+            ),
+            *super().get_urls(),
+        ]
+
+    # Adding goes through endpoint_create: the first secret is shown once, like a rotation's.
+    def save_model(self, request, obj, form, change):
+        if not change:
+            endpoint, secret = endpoint_create(
+                slug=obj.slug,
+                provider=obj.provider,
+                environment=obj.environment,
+                name=obj.name,
+                installation_key=form.cleaned_data.get("installation_key") or None,
+                actor=request.user,
+            )
+            obj.pk, obj.created_at = endpoint.pk, endpoint.created_at
+            obj.installation_key_encrypted = endpoint.installation_key_encrypted
+            request.hookdesk_new_secret = secret
+            return
+        new_state = obj.state
+        state_changed = "state" in form.changed_data
+        if state_changed:
+            obj.state = form.initial["state"]
+        obj.save()
+        if state_changed:
+            queued = endpoint_set_state(endpoint=obj, state=new_state, actor=request.user)
+            if queued:
+                self.message_user(request, f"Resumed: {queued} stored event(s) queued.")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "hookdesk_new_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        fingerprint = obj.secrets.order_by("-created_at", "-id").first().fingerprint
+        return self._secret_once(request, obj, secret, fingerprint, heading="Endpoint created")
+
+    def _secret_once(self, request, endpoint, secret, fingerprint, *, heading, grace=None):
+        """The one response that ever shows this secret. Not cached, not in the session or a
+        message: a reload or the back button cannot bring it back."""
+        response = TemplateResponse(
+            request,
+            "admin/webhooks/endpoint/secret_once.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": heading,
+                "opts": self.opts,
+                "endpoint": endpoint,
+                "secret": secret,
+                "fingerprint": fingerprint,
+                "grace": grace,
+                "receiver_url": _receiver_url(endpoint),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        endpoint = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if endpoint is not None:
+            can_rotate = request.user.has_perm("webhooks.rotate_secret")
+            extra.update(
+                secrets=endpoint.secrets.order_by("-created_at", "-id"),
+                can_rotate=can_rotate,
+                can_test=request.user.has_perm("webhooks.change_endpoint"),
+                grace_choices=[(value, GRACE_LABELS[value]) for value in GRACE_CHOICES],
+                default_grace=DEFAULT_GRACE,
+                default_event_type=DEFAULT_EVENT_TYPES[endpoint.provider],
+                rotation_nonce=self._new_rotation_nonce(request) if can_rotate else None,
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _new_rotation_nonce(self, request) -> str:
+        # A single-use token per rendered rotation form: re-posting the form (a reload of the
+        # page that showed the secret) is refused instead of rotating again.
+        nonce = secrets_module.token_urlsafe(16)
+        pending = request.session.get(ROTATION_NONCES, [])[-(MAX_PENDING_NONCES - 1) :]
+        request.session[ROTATION_NONCES] = [*pending, nonce]
+        return nonce
+
+    def _endpoint_or_denied(self, request, pk: int, permission: str) -> Endpoint:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return get_object_or_404(Endpoint, pk=pk)
+
+    def _back(self, endpoint: Endpoint):
+        return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
+
+    def rotate_view(self, request, pk: int):
+        endpoint = self._endpoint_or_denied(request, pk, "webhooks.rotate_secret")
+        if request.method != "POST":
+            return self._back(endpoint)
+        pending = request.session.get(ROTATION_NONCES, [])
+        nonce = request.POST.get("nonce", "")
+        if nonce not in pending:
+            self.message_user(
+                request,
+                "That rotation form was already used: the secret it made is not shown again. "
+                "Rotate again if it was lost.",
+                messages.WARNING,
+            )
+            return self._back(endpoint)
+        request.session[ROTATION_NONCES] = [value for value in pending if value != nonce]
+        grace_value = request.POST.get("grace", DEFAULT_GRACE)
+        try:
+            if grace_value not in GRACE_CHOICES:
+                raise SecretError(f"grace must be one of {', '.join(GRACE_CHOICES)}")
+            stored, secret = secret_rotate(
+                endpoint=endpoint, grace=parse_grace(grace_value), actor=request.user
+            )
+        except SecretError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return self._back(endpoint)
+        return self._secret_once(
+            request,
+            endpoint,
+            secret,
+            stored.fingerprint,
+            heading="Secret rotated",
+            grace=GRACE_LABELS[grace_value],
+        )
+
+    def expire_view(self, request, pk: int, secret_pk: int):
+        endpoint = self._endpoint_or_denied(request, pk, "webhooks.rotate_secret")
+        if request.method != "POST":
+            return self._back(endpoint)
+        secret = get_object_or_404(EndpointSecret, pk=secret_pk, endpoint=endpoint)
+        try:
+            secret_expire(secret=secret, actor=request.user)
+        except SecretError as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            self.message_user(request, f"Secret {secret.fingerprint} expired: it verifies nothing.")
+        return self._back(endpoint)
+
+    def test_event_view(self, request, pk: int):
+        endpoint = self._endpoint_or_denied(request, pk, "webhooks.change_endpoint")
+        if request.method != "POST":
+            return self._back(endpoint)
+        try:
+            amount = Decimal(request.POST.get("amount") or "5500")
+        except InvalidOperation:
+            self.message_user(request, "The amount must be a number.", messages.ERROR)
+            return self._back(endpoint)
+        event_type = request.POST.get("event_type", "").strip() or None
+        try:
+            delivery = sample_delivery(endpoint=endpoint, event_type=event_type, amount=amount)
+            response = sample_send(delivery=delivery, base_url=settings.HOOKDESK["SELF_BASE_URL"])
+        except Exception as error:  # an unreachable receiver is news for the operator, not a 500
+            self.message_user(
+                request, f"Test event not delivered: {type(error).__name__}", messages.ERROR
+            )
+            return self._back(endpoint)
+        level = messages.SUCCESS if response.status_code == 200 else messages.WARNING
+        self.message_user(
+            request,
+            f"Test {delivery.event_type} sent: the receiver answered {response.status_code} "
+            f"{response.text[:300]}",
+            level,
+        )
+        return self._back(endpoint)
+
+
+# --- Events and deliveries ---------------------------------------------------------------------
+
+
+class AttemptInline(admin.TabularInline):
+    model = ProcessingAttempt
+    fields = ("number", "trigger", "outcome", "started_at", "finished_at", "duration", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        return f"{obj.duration_ms:.1f} ms"
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ("received_at", "outcome", "status_code", "latency_ms", "remote_addr", "headers")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "HTTP deliveries of this event"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _pre(value) -> str:
+    from webhooks.templatetags.console import pretty_json
+
+    return format_html('<pre class="hd-pre">{}</pre>', pretty_json(value))
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyMixin, BigTableAdmin):
+    list_display = ("id", "endpoint", "event_type", "status", "attempts", "order_id", "received_at")
+    list_filter = (
+        console_filters.EndpointFilter,
+        console_filters.EventTypeFilter,
+        console_filters.EventStatusFilter,
+        console_filters.ReceivedFilter,
+    )
+    search_fields = ("id",)  # shows the search box; the search itself is exact_search_fields
+    exact_search_fields = console_filters.EVENT_SEARCH_FIELDS
+    search_help_text = "Exact event id, order id or customer id."
+    list_select_related = ("endpoint",)
+    ordering = ("-received_at",)
+    fields = (
+        "id", "endpoint", "provider_event_id", "event_type", "received_at", "status", "attempts",
+        "next_attempt_at", "processed_at", "last_error", "order_id", "customer_id", "hold_link",
+        "body_pretty", "headers_pretty", "order_view_pretty", "body_sha256", "verified_by",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = [AttemptInline, DeliveryInline]
+    actions = ["replay_selected", "dry_run_selected"]
+    change_list_template = "admin/webhooks/event/change_list.html"
+    change_form_template = "admin/webhooks/event/change_form.html"
+
+    @admin.display(description="Body (raw, as signed)")
+    def body_pretty(self, obj):
+        return _pre(obj.body)
+
+    @admin.display(description="Headers")
+    def headers_pretty(self, obj):
+        return _pre(obj.headers)
+
+    @admin.display(description="Order view")
+    def order_view_pretty(self, obj):
+        return _pre(obj.order_view) if obj.order_view else "-"
+
+    @admin.display(description="Hold")
+    def hold_link(self, obj):
+        hold = getattr(obj, "hold", None)
+        if hold is None:
+            return "-"
+        url = reverse("admin:rules_heldorder_change", args=[hold.pk])
+        return format_html('<a href="{}">{} ({})</a>', url, hold.pk, hold.status)
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("webhooks.replay_event") and request.user.has_perm(
+            "webhooks.add_replayrun"
+        )
+
+    def _start(self, request, *, dry_run: bool, event_ids=None, filters=None, description=""):
+        run = replay_run_start(
+            actor=request.user,
+            dry_run=dry_run,
+            event_ids=event_ids,
+            filters=filters,
+            description=description,
+        )
+        return HttpResponseRedirect(reverse("admin:webhooks_replayrun_change", args=[run.pk]))
+
+    def _selection(self, request, queryset):
+        ids = list(queryset.order_by().values_list("pk", flat=True)[: MAX_SELECTION + 1])
+        if len(ids) > MAX_SELECTION:
+            self.message_user(
+                request,
+                f"More than {MAX_SELECTION} events selected: use “Replay all matching” with a "
+                "filter instead.",
+                messages.ERROR,
+            )
+            return None
+        return ids
+
+    @admin.action(description="Replay selected events (background)", permissions=["replay"])
+    def replay_selected(self, request, queryset):
+        ids = self._selection(request, queryset)
+        if ids is not None:
+            return self._start(
+                request, dry_run=False, event_ids=ids, description=f"{len(ids)} selected events"
+            )
+        return None
+
+    @admin.action(description="Dry run: what would replaying these change?", permissions=["replay"])
+    def dry_run_selected(self, request, queryset):
+        ids = self._selection(request, queryset)
+        if ids is not None:
+            return self._start(
+                request, dry_run=True, event_ids=ids, description=f"{len(ids)} selected events"
+            )
+        return None
+
+    def get_urls(self):
+        return [
+            path(
+                "replay-matching/",
+                self.admin_site.admin_view(self.replay_matching_view),
+                name="webhooks_event_replay_matching",
+            ),
+            path(
+                "<path:object_id>/replay/",
+                self.admin_site.admin_view(self.replay_one_view),
+                name="webhooks_event_replay",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replay_matching_view(self, request):
+        """Replay (or dry-run) every event the list shows for its current filters."""
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:webhooks_event_changelist"))
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        from django.http import QueryDict
+
+        params = QueryDict(request.POST.get("query", ""))
+        filters = console_filters.event_filters_from_params(params)
+        description = "events matching " + (
+            ", ".join(f"{key}={value}" for key, value in filters.items()) or "(no filter: all)"
+        )
+        return self._start(
+            request,
+            dry_run=request.POST.get("dry_run") == "1",
+            filters=filters,
+            description=description,
+        )
+
+    def replay_one_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:webhooks_event_change", args=[object_id]))
+        if not request.user.has_perm("webhooks.replay_event"):
+            raise PermissionDenied
+        event = get_object_or_404(Event, pk=object_id)
+        if event_replay(event=event, actor=request.user, reason="replayed from the console"):
+            self.message_user(request, f"Event {event.pk} queued for processing again.")
+        else:
+            self.message_user(request, "The event is being processed right now.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:webhooks_event_change", args=[event.pk]))
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "can_replay": self.has_replay_permission(request),
+            "current_query": request.GET.urlencode(),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {
+            "can_replay": request.user.has_perm("webhooks.replay_event"),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "slug", "outcome", "status_code", "latency_ms", "remote_addr")
-    list_filter = ("outcome", "status_code", "endpoint")
-    search_fields = ("slug", "event__id")
-    list_select_related = ("endpoint", "event")
-    show_full_result_count = False
-    date_hierarchy = "received_at"
+class DeliveryAdmin(ReadOnlyMixin, BigTableAdmin):
+    list_display = ("received_at", "slug", "outcome", "status_code", "latency_ms", "event_link")
+    list_filter = (
+        console_filters.EndpointFilter,
+        console_filters.SignatureFilter,
+        console_filters.DeliveryOutcomeFilter,
+        console_filters.ReceivedFilter,
+    )
+    search_fields = ("event__id",)
+    exact_search_fields = ("event_id",)
+    search_help_text = "Exact event id."
+    list_select_related = ("endpoint",)
+    ordering = ("-received_at",)
+    fields = ("received_at", "slug", "endpoint", "outcome", "status_code", "detail", "event",
+              "remote_addr", "body_bytes", "latency_ms", "headers_pretty")  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Event")
+    def event_link(self, obj):
+        if not obj.event_id:
+            return "-"
+        url = reverse("admin:webhooks_event_change", args=[obj.event_id])
+        return format_html('<a href="{}">{}</a>', url, obj.event_id)
+
+    @admin.display(description="Headers (never signatures)")
+    def headers_pretty(self, obj):
+        return _pre(obj.headers)
+
+
+# --- Replay runs -------------------------------------------------------------------------------
+
+
+@admin.register(ReplayRun)
+class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "description", "status", "progress", "failed",
+                    "would_hold", "created_by")  # fmt: skip
+    list_filter = ("status", "dry_run")
+    list_select_related = ("created_by",)
+    change_form_template = "admin/webhooks/replayrun/progress.html"
+
+    @admin.display(description="Kind")
+    def kind(self, obj):
+        return "dry run" if obj.dry_run else "replay"
+
+    @admin.display(description="Done")
+    def progress(self, obj):
+        return f"{obj.done} / {obj.total if obj.total is not None else '…'}"
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:pk>/progress.json",
+                self.admin_site.admin_view(self.progress_json),
+                name="webhooks_replayrun_progress",
+            ),
+            path(
+                "<uuid:pk>/resume/",
+                self.admin_site.admin_view(require_POST(self.resume_view)),
+                name="webhooks_replayrun_resume",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_json(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(ReplayRun, pk=pk)
+        return JsonResponse(
+            {
+                "status": run.status,
+                "finished": run.finished,
+                "total": run.total,
+                "done": run.done,
+                "processed": run.processed,
+                "failed": run.failed,
+                "skipped": run.skipped,
+                "would_hold": run.would_hold,
+                "error": run.error,
+            }
+        )
+
+    def resume_view(self, request, pk):
+        if not request.user.has_perm("webhooks.replay_event"):
+            raise PermissionDenied
+        run = get_object_or_404(ReplayRun, pk=pk)
+        if replay_run_resume(run=run):
+            self.message_user(request, "The run's next step was queued again.")
+        else:
+            self.message_user(request, "The run is finished or still alive.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:webhooks_replayrun_change", args=[run.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {"run": run, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+
+
+@admin.register(AlertThreshold)
+class AlertThresholdAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "endpoint", "limit", "window_minutes", "enabled")
+    list_filter = ("kind", "enabled")
+    fields = ("name", "kind", "endpoint", "limit", "window_minutes", "min_events", "recipients",
+              "enabled")  # fmt: skip
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("raised_at", "threshold", "endpoint", "value", "message", "acknowledged_at")
+    list_filter = ("threshold", ("acknowledged_at", admin.EmptyFieldListFilter))
+    list_select_related = ("threshold", "endpoint")
+    readonly_fields = ("raised_at", "threshold", "endpoint", "value", "message", "order_ids",
+                       "emailed_to", "acknowledged_at", "acknowledged_by")  # fmt: skip
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/acknowledge/",
+                self.admin_site.admin_view(require_POST(self.acknowledge_view)),
+                name="webhooks_alert_acknowledge",
+            ),
+            *super().get_urls(),
+        ]
+
+    def acknowledge_view(self, request, pk: int):
+        if not request.user.has_perm("webhooks.change_alert"):
+            raise PermissionDenied
+        alert = get_object_or_404(Alert, pk=pk)
+        if alert_acknowledge(alert=alert, actor=request.user):
+            self.message_user(request, "Alert acknowledged.")
+        return HttpResponseRedirect(reverse("console-dashboard"))
+
+
+# --- Audit trail -------------------------------------------------------------------------------
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor_label", "action", "object_type", "object_id", "reason")
-    list_filter = ("action", "object_type")
-    search_fields = ("object_id", "order_id", "actor_label")
-    show_full_result_count = False
-    date_hierarchy = "at"
+class AuditEntryAdmin(ReadOnlyMixin, BigTableAdmin):
+    list_display = ("at", "actor_label", "action", "object_type", "object_id", "order_id", "reason")
+    list_filter = ("action",)
+    search_fields = ("object_id",)
+    exact_search_fields = ("object_id", "order_id", "actor_label")
+    search_help_text = "Exact object id, order id or username."
+    ordering = ("-at", "-id")
+    fields = ("at", "actor_label", "action", "object_type", "object_id", "order_id", "reason",
+              "before_pretty", "after_pretty")  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Before")
+    def before_pretty(self, obj):
+        return _pre(obj.before) if obj.before is not None else "-"
+
+    @admin.display(description="After")
+    def after_pretty(self, obj):
+        return _pre(obj.after) if obj.after is not None else "-"
