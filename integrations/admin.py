@@ -245,7 +245,7 @@ class DestinationAdmin(admin.ModelAdmin):
     def tls_flag(self, obj):
         if obj.tls_trust_all:
             return format_html(
-                '<strong style="color:#ba2121">INSECURE: trusts any certificate</strong>'
+                '<strong style="color:#ba2121">{}</strong>', "INSECURE: trusts any certificate"
             )
         return "verified" + (" (own CA)" if obj.tls_ca_bundle else "")
 
