@@ -174,7 +174,7 @@ class BlockAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": f"Backtest: {block.name}",
                 "opts": self.opts,
-                "block": block,
+                "rule_block": block,
                 "form": form,
                 "result": result,
             },

@@ -73,15 +73,17 @@ def _processing_failures(threshold: AlertThreshold, since: datetime) -> list[Rea
     rows = failed.values("event__endpoint_id").annotate(n=Count("id")).order_by()
     for row in rows:
         endpoint_id = row["event__endpoint_id"]
-        order_ids = list(
+        # An event that never processed has no order id yet: name the events, and the orders
+        # of those that once did.
+        events = list(
             failed.filter(event__endpoint_id=endpoint_id)
-            .exclude(event__order_id="")
-            .values_list("event__order_id", flat=True)
-            .distinct()[:MAX_ORDER_IDS]
+            .order_by("-started_at")
+            .values_list("event_id", "event__order_id")[: MAX_ORDER_IDS * 5]
         )
-        readings.append(
-            Reading(endpoint_id, Decimal(row["n"]), order_ids, f"{row['n']} failed attempts")
-        )
+        event_ids = list(dict.fromkeys(event_id for event_id, _ in events))[:MAX_ORDER_IDS]
+        order_ids = list(dict.fromkeys(order for _, order in events if order))[:MAX_ORDER_IDS]
+        detail = f"{row['n']} failed attempts; events {', '.join(event_ids)}"
+        readings.append(Reading(endpoint_id, Decimal(row["n"]), order_ids, detail))
     return readings
 
 

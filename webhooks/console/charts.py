@@ -19,18 +19,18 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 34
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1/2/5 x 10^n at or above value, so axis ticks are round numbers."""
+    """The axis top: four gridline steps of a round size (1, 2 or 5 x 10^n) covering value."""
     if value <= 0:
-        return 1.0
-    magnitude = 1.0
-    while magnitude * 10 <= value:
-        magnitude *= 10
-    while magnitude > value:
-        magnitude /= 10
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+        return 4.0
+    step = 1.0
+    while step * 4 < value:
+        step *= 10
+    while step / 10 * 4 >= value:
+        step /= 10
+    for factor in (0.1, 0.2, 0.5, 1):
+        if step * factor * 4 >= value:
+            return step * factor * 4
+    return step * 4
 
 
 def _fmt(value: float) -> str:
