@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from config.api import HasModelPermission, NewestFirstPagination
-from integrations.models import Destination
+from integrations.models import Destination, OutboundDelivery
 from integrations.selectors import deliveries_for, destination_health
 from integrations.serializers import (
     DestinationInputSerializer,
@@ -127,11 +127,13 @@ class DestinationViewSet(
 
 @extend_schema(
     parameters=[
+        OpenApiParameter("destination_id", str, OpenApiParameter.PATH),
         OpenApiParameter("status", str, description="pending, succeeded, dead or cancelled"),
         OpenApiParameter("event_type", str),
     ]
 )
 class DestinationDeliveryViewSet(viewsets.GenericViewSet):
+    queryset = OutboundDelivery.objects.none()  # for the schema; get_queryset() filters
     pagination_class = NewestFirstPagination
     permission_classes = [HasModelPermission]
     serializer_class = OutboundDeliverySerializer
