@@ -33,6 +33,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ack_path.py $(BENCH_ARGS)
+	$(PY) bench/admin_lists.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -11,6 +11,7 @@ from django.test import Client
 from rules.models import Block, BlockStatus, Decision, HeldOrder
 from rules.services import block_create
 from tests.admin.conftest import follow, order_created
+from tests.postgres import requires_postgres
 from tests.signing import as_meta, procureiq_headers
 from tests.support.events import deliver, process
 from webhooks.console.alerts import alerts_evaluate_task
@@ -89,6 +90,8 @@ def _snapshot() -> dict:
     }
 
 
+@requires_postgres()  # the cluster process reaches the test database by its PostgreSQL URL
+@pytest.mark.cluster
 def test_it_dry_runs_then_replays_by_filter_on_a_cluster(console, make_endpoint, qcluster):
     chosen, secret = make_endpoint("procureiq", slug="replay-me")
     other, other_secret = make_endpoint("procureiq", slug="leave-me")

@@ -316,7 +316,8 @@ def test_it_never_counts_a_whole_table_on_a_list_page(client_for, hold_for):
             sql = query["sql"].upper()
             if "COUNT(" in sql:
                 assert "LIMIT" in sql, (url, sql)
-            assert "DISTINCT" not in sql or "WITH RECURSIVE" in sql, (url, sql)
+            if connection.vendor == "postgresql":  # elsewhere event types come from a DISTINCT
+                assert "DISTINCT" not in sql or "WITH RECURSIVE" in sql, (url, sql)
     listed = operator.get("/admin/rules/heldorder/?q=ord_list2")
     assert b"ord_list2" in listed.content and b"ord_list1" not in listed.content
 
@@ -333,3 +334,15 @@ def test_it_estimates_an_unfiltered_count_and_caps_a_filtered_one(hold_for, monk
 def test_it_lists_event_types_without_scanning(hold_for):
     hold_for("ord_t1", 9000)
     assert event_types_stored() == ["order.created"]
+
+
+def test_it_generates_a_load_data_set(db):
+    from django.core.management import call_command
+
+    call_command("generate_load_data", events=60, holds=15, deliveries=20, batch=25)
+    assert Event.objects.filter(order_id__startswith="load_").count() == 60
+    holds = HeldOrder.objects.filter(id__startswith="hold_load_")
+    assert holds.count() == 15
+    assert holds.filter(status=HoldStatus.HELD).exists()
+    # Each hold is on its own order and its own event, as the constraints want.
+    assert holds.values("order").distinct().count() == 15

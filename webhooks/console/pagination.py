@@ -3,14 +3,16 @@
 Unfiltered, the count is PostgreSQL's planner estimate (pg_class.reltuples), read in
 microseconds. Filtered, rows are counted up to a cap (COUNT over a LIMITed subquery), so a
 filter matching most of a million events costs a bounded index scan, not a full count; past
-the cap the list says "more than N" and the last pages are reached by narrowing the filter."""
+the cap the list pages up to the cap and a narrower filter finds the rest."""
 
 from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db import connections
 
-COUNT_CAP = 10_000
+# A thousand rows is twenty pages: past that, a filter finds things faster than paging, and
+# counting further would cost an index probe (or a join) per row on every page view.
+COUNT_CAP = 1_000
 
 
 def estimated_rows(queryset) -> int | None:
