@@ -202,6 +202,21 @@ HOOKDESK = {
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1
 
+# --- E-mail (the console's alerts) --------------------------------------------------------------
+# Without EMAIL_HOST, mail is written to the console log instead of going nowhere.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "hookdesk <hookdesk@localhost>")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

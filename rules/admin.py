@@ -210,8 +210,8 @@ class DecisionForm(forms.Form):
 
 @admin.register(HeldOrder)
 class HeldOrderAdmin(ReadOnlyAdmin):
-    list_display = ("hold_link", "order_ref", "status_badge", "age", "amount_display",
-                    "customer_id", "block_label", "reasons_short")  # fmt: skip
+    list_display = ("order_link", "status_badge", "age", "amount_display", "customer_id",
+                    "block_label", "reasons_short")  # fmt: skip
     list_display_links = None
     list_filter = (
         "status",
@@ -245,14 +245,10 @@ class HeldOrderAdmin(ReadOnlyAdmin):
         matches = Q(pk=term) | Q(customer_id=term) | Q(order_id__in=orders)
         return queryset.filter(matches), False
 
-    @admin.display(description="Hold", ordering="created_at")
-    def hold_link(self, obj):
-        url = reverse("admin:rules_heldorder_change", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, obj.pk)
-
     @admin.display(description="Order", ordering="order__order_id")
-    def order_ref(self, obj):
-        return obj.order.order_id
+    def order_link(self, obj):
+        url = reverse("admin:rules_heldorder_change", args=[obj.pk])
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.pk, obj.order.order_id)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

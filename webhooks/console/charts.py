@@ -34,7 +34,9 @@ def _nice_max(value: float) -> float:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    if value == int(value) or value >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.2g}"
 
 
 def _frame(title: str, labels: list[str], top: float, unit: str) -> list[str]:
