@@ -209,7 +209,8 @@ def test_it_accepts_the_url_without_its_trailing_slash(client, make_endpoint, pr
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("provider", TIMESTAMPED)
-@pytest.mark.parametrize("offset", [-299, 299])
+# A margin for slow machines: the exact edges are unit-tested with a fixed clock.
+@pytest.mark.parametrize("offset", [-290, 290])
 def test_it_accepts_a_timestamp_within_the_tolerance(client, make_endpoint, provider, offset):
     endpoint, secret = make_endpoint(provider)
     body = sample(provider)
