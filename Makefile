@@ -31,9 +31,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Each benchmark prints its figures beside a baseline measured in the same run.
 bench: $(STAMP)
-	$(PY) bench/ack_path.py $(BENCH_ARGS)
-	$(PY) bench/admin_lists.py
+	-$(PY) bench/ack_path.py $(BENCH_ARGS)
+	-$(PY) bench/processing.py
+	-$(PY) bench/outbound.py
+	createdb -h 127.0.0.1 -U postgres hookdesk_bench_admin 2>/dev/null || true
+	-DATABASE_URL=postgres://postgres@127.0.0.1:5432/hookdesk_bench_admin $(PY) bench/admin_lists.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ what is measured). With fewer events than --min-events it first fills it with
 warm up, then --runs times through Django's test client with an authenticated superuser; the
 median and the worst run are printed against the 300 ms target.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hookdesk_bench python bench/admin_lists.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hookdesk_bench_admin python bench/admin_lists.py
 """
 
 import argparse
