@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from config.api import HasModelPermission, NewestFirstPagination
 from rules.backtest import block_backtest
-from rules.models import Block, HeldOrder, Order
+from rules.models import Block, HeldOrder, Order, ReleaseRequest
 from rules.serializers import (
     BacktestInputSerializer,
     BlockSerializer,
@@ -25,9 +25,18 @@ from rules.services import (
     block_create,
     block_update,
     hold_reject,
-    hold_release,
+    hold_release_confirm,
+    hold_release_request,
     order_metadata_update,
 )
+
+
+def hold_release_by_policy(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+    """A release through the API follows the review policy: above the four-eyes amount the
+    first release is recorded and a second reviewer's release confirms it."""
+    if ReleaseRequest.objects.filter(hold=hold).exists():
+        return hold_release_confirm(hold=hold, actor=actor, reason=reason)
+    return hold_release_request(hold=hold, actor=actor, reason=reason)
 
 
 def rule_error(error: RuleError) -> Response:
@@ -98,10 +107,17 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
             return rule_error(error)
         return Response(HoldSerializer(hold).data)
 
-    @extend_schema(request=DecisionInputSerializer, responses=HoldSerializer)
+    @extend_schema(request=DecisionInputSerializer, responses={200: HoldSerializer, 202: dict})
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
-        return self._decide(request, hold_release)
+        response = self._decide(request, hold_release_by_policy)
+        if response.status_code == 200 and response.data["status"] == "held":
+            # Four eyes: this release waits for a second, different reviewer to POST release.
+            return Response(
+                {"status": "awaiting_confirmation", "hold": response.data},
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return response
 
     @extend_schema(request=DecisionInputSerializer, responses=HoldSerializer)
     @action(detail=True, methods=["post"])

@@ -188,3 +188,34 @@ def test_it_reports_an_unready_worker_in_healthz(client):
 
     Schedule.objects.filter(name="hookdesk: sweep events").update(next_run=timezone.now())
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_needs_a_second_reviewer_above_the_four_eyes_amount(world, api, people):
+    from decimal import Decimal
+
+    from django.contrib.auth.models import Group, User
+
+    from rules.services import review_policy_set
+
+    review_policy_set(four_eyes_amount=Decimal("5000"))
+    bob = User.objects.create_user("bob")
+    bob.groups.add(Group.objects.get(name="Compliance reviewer"))
+    url = f"/api/v2/holds/{world['hold'].id}/release/"
+
+    first = api("alice").post(url, {"reason": "verified"}, format="json")
+    assert first.status_code == 202
+    assert first.json()["status"] == "awaiting_confirmation"
+    same = api("alice").post(url, {"reason": "again"}, format="json")
+    assert same.status_code == 400
+    assert "different reviewer" in same.json()["error"]
+
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    confirmed = client.post(url, {"reason": "agreed"}, format="json")
+    assert confirmed.status_code == 200
+    assert confirmed.json()["status"] == "released"
+    assert "confirmed by bob" in confirmed.json()["reason"]
