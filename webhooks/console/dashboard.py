@@ -4,6 +4,7 @@ costs the same with a thousand events or a hundred million."""
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
@@ -177,6 +178,16 @@ def open_holds() -> int:
     return HeldOrder.objects.filter(status=HoldStatus.HELD).order_by()[: BACKLOG_CAP + 1].count()
 
 
+def destinations_health(now: datetime) -> list[dict]:
+    """Downstream destinations' success rate and last error, when the integrations app is
+    installed (the console does not depend on it)."""
+    if not apps.is_installed("integrations"):
+        return []
+    from integrations.selectors import destinations_health as health
+
+    return health(now=now)
+
+
 def dashboard_figures(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     return {
@@ -192,4 +203,5 @@ def dashboard_figures(now: datetime | None = None) -> dict:
         "processing_failures": processing_failures_per_hour(now),
         "latency": processing_latency(now),
         "queue": queue_depth(),
+        "destinations": destinations_health(now),
     }
