@@ -86,14 +86,7 @@ def block_backtest(
             orders[event.order_id] = Order.objects.filter(order_id=event.order_id).first()
         view = _view_from_json(event.order_view or {})
         signals = signals_compute(
-            SignalInputs(
-                event_type=event.event_type,
-                provider=event.endpoint.provider,
-                environment=event.endpoint.environment,
-                received_at=event.received_at,
-                view=view,
-                order=orders[event.order_id],
-            ),
+            SignalInputs.of(event, view, orders[event.order_id]),
             ofac=ofac,
         )
         evaluation = condition.evaluate(signals)

@@ -65,6 +65,18 @@ class SignalInputs:
     view: OrderView
     order: Order | None
 
+    @classmethod
+    def of(cls, event: Event, view: OrderView, order: Order | None) -> "SignalInputs":
+        """The inputs for one stored event (its endpoint must be loaded)."""
+        return cls(
+            event_type=event.event_type,
+            provider=event.endpoint.provider,
+            environment=event.endpoint.environment,
+            received_at=event.received_at,
+            view=view,
+            order=order,
+        )
+
 
 def ofac_regions() -> list[str]:
     return list(

@@ -220,14 +220,7 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
     order = _order_lock(event, order_view)
     blocks = blocks_in_scope(event.event_type, blocks_live())
     signals = signals_compute(
-        SignalInputs(
-            event_type=event.event_type,
-            provider=event.endpoint.provider,
-            environment=event.endpoint.environment,
-            received_at=event.received_at,
-            view=order_view,
-            order=order,
-        ),
+        SignalInputs.of(event, order_view, order),
         ofac=ofac_regions_cached(),
         names=signals_needed(blocks),
     )
@@ -494,14 +487,7 @@ def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, 
     order = Order.objects.filter(order_id=order_view.order_id).first()
     blocks = blocks_in_scope(event.event_type, blocks_live())
     signals = signals_compute(
-        SignalInputs(
-            event_type=event.event_type,
-            provider=event.endpoint.provider,
-            environment=event.endpoint.environment,
-            received_at=event.received_at,
-            view=order_view,
-            order=order,
-        ),
+        SignalInputs.of(event, order_view, order),
         ofac=ofac_regions_cached(),
     )
     outcome = blocks_evaluate(blocks, signals)

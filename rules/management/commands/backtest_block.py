@@ -1,19 +1,10 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
 
 from rules.backtest import block_backtest
 from rules.models import Block
-
-
-def _when(value, flag):
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise CommandError(f"{flag} must be an ISO 8601 date and time, got {value!r}")
-    return parsed
+from webhooks.management.options import parse_when_option
 
 
 class Command(BaseCommand):
@@ -33,7 +24,9 @@ class Command(BaseCommand):
         except Block.DoesNotExist:
             raise CommandError(f"no block {block_id!r}") from None
         result = block_backtest(
-            block=block, since=_when(since, "--since"), until=_when(until, "--until")
+            block=block,
+            since=parse_when_option(since, "--since"),
+            until=parse_when_option(until, "--until"),
         )
         if as_json:
             self.stdout.write(json.dumps(result.as_json(), indent=2))

@@ -1,22 +1,13 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand
 
+from webhooks.management.options import parse_when_option
 from webhooks.models import EventStatus
 from webhooks.replay import ReplaySummary, events_replay_now
 from webhooks.selectors import events_matching
 
 BAR_WIDTH = 30
-
-
-def _when(value: str | None, flag: str):
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise CommandError(f"{flag} must be an ISO 8601 date and time, got {value!r}")
-    return parsed
 
 
 class Command(BaseCommand):
@@ -35,8 +26,8 @@ class Command(BaseCommand):
             "endpoint": endpoint,
             "status": status,
             "event_type": event_type,
-            "since": _when(since, "--since"),
-            "until": _when(until, "--until"),
+            "since": parse_when_option(since, "--since"),
+            "until": parse_when_option(until, "--until"),
         }
         events = events_matching(**filters)
         description = ", ".join(f"{k}={v}" for k, v in filters.items() if v) or "all events"
