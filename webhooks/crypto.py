@@ -14,10 +14,6 @@ class SecretDecryptionError(Exception):
     """A stored secret could not be decrypted with any configured key."""
 
 
-def derived_key_in_use() -> bool:
-    return not settings.HOOKDESK["ENCRYPTION_KEYS"]
-
-
 def _derive_key_from_secret_key() -> bytes:
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
@@ -53,9 +49,3 @@ def decrypt(token: str) -> str:
 def fingerprint(plaintext: str) -> str:
     """A short, non-reversible name for a secret, safe to show and log."""
     return "sha256:" + hashlib.sha256(plaintext.encode()).hexdigest()[:16]
-
-
-def reset_cache() -> None:
-    """Forget the key set (after settings change in tests)."""
-    _fernet.cache_clear()
-    decrypt.cache_clear()

@@ -175,11 +175,6 @@ def secret_reveal(*, secret: EndpointSecret) -> str:
     return crypto.decrypt(secret.encrypted)
 
 
-def endpoint_set_installation_key(*, endpoint: Endpoint, key: str | None) -> None:
-    endpoint.installation_key_encrypted = crypto.encrypt(key) if key else ""
-    endpoint.save(update_fields=["installation_key_encrypted", "updated_at"])
-
-
 def endpoint_set_state(*, endpoint: Endpoint, state: str, actor=None) -> int:
     """Change the endpoint's state. Resuming queues the events stored while it was paused;
     returns how many."""
