@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench migrations-check clean
+.PHONY: run test lint format bench chaos fuzz migrations-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ bench: $(STAMP)
 	-$(PY) bench/outbound.py
 	createdb -h 127.0.0.1 -U postgres hookdesk_bench_admin 2>/dev/null || true
 	-DATABASE_URL=postgres://postgres@127.0.0.1:5432/hookdesk_bench_admin $(PY) bench/admin_lists.py
+
+# The worst day: a real stack under kill -9 and a database restart, then 100k fuzzed inputs.
+chaos: $(STAMP)
+	$(PY) -m chaos $(CHAOS_ARGS)
+	$(PY) -m fuzz --examples 100000
+
+fuzz: $(STAMP)
+	$(PY) -m fuzz $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
