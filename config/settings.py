@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -22,13 +23,35 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
+# HOOKDESK_ENV=production: HTTPS only (redirect, HSTS, secure cookies) and no fallbacks for the
+# secret key, the host names or the encryption keys. Development, the default, serves plain HTTP
+# on loopback with generated keys. See docs/security.md.
+HOOKDESK_ENV = env_str("HOOKDESK_ENV", "development")
+if HOOKDESK_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(
+        f"HOOKDESK_ENV must be development or production, got {HOOKDESK_ENV!r}"
+    )
+PRODUCTION = HOOKDESK_ENV == "production"
+
+
+def _required_in_production(name: str) -> None:
+    if PRODUCTION and not env_str(name).strip():
+        raise ImproperlyConfigured(f"{name} must be set when HOOKDESK_ENV=production")
+
+
+_required_in_production("SECRET_KEY")
+_required_in_production("ALLOWED_HOSTS")
+_required_in_production("HOOKDESK_ENCRYPTION_KEYS")
 SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
 DEBUG = env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when HOOKDESK_ENV=production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin with a login that refuses guessing (config.admin_site).
+    "config.apps.HookdeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +65,7 @@ INSTALLED_APPS = [
     "webhooks",
     "rules",
     "integrations",
+    "config.apps.HookdeskConfig",
 ]
 
 MIDDLEWARE = [
@@ -120,15 +144,49 @@ WHITENOISE_USE_FINDERS = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("HOOKDESK_BEHIND_TLS_PROXY", False) else None
 )
-SESSION_COOKIE_SECURE = env_bool(
-    "SESSION_COOKIE_SECURE", not DEBUG and bool(SECURE_PROXY_SSL_HEADER)
-)
+if PRODUCTION:
+    # Everything over HTTPS; load balancers probe /healthz and /metrics over plain HTTP.
+    SECURE_SSL_REDIRECT = env_bool("HOOKDESK_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("HOOKDESK_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HOOKDESK_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HOOKDESK_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+else:
+    SESSION_COOKIE_SECURE = env_bool(
+        "SESSION_COOKIE_SECURE", not DEBUG and bool(SECURE_PROXY_SSL_HEADER)
+    )
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# An admin session lasts a working day, not Django's default two weeks.
+SESSION_COOKIE_AGE = env_int("HOOKDESK_SESSION_SECONDS", 12 * 3600)
+
+# The default cache holds the admin login throttle's counters: shared by every web process
+# through Redis when there is one, per process otherwise.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("REDIS_URL"),
+            "KEY_PREFIX": "hookdesk",
+        }
+        if env_str("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Failed admin logins: after MAX_FAILURES for one username from one address (or
+# MAX_FAILURES_PER_ADDRESS from one address, whatever the usernames) within WINDOW_SECONDS,
+# every attempt is refused until WINDOW_SECONDS pass without a failure.
+HOOKDESK_LOGIN_THROTTLE = {
+    "MAX_FAILURES": env_int("HOOKDESK_LOGIN_MAX_FAILURES", 5),
+    "MAX_FAILURES_PER_ADDRESS": env_int("HOOKDESK_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+    "WINDOW_SECONDS": env_int("HOOKDESK_LOGIN_WINDOW_SECONDS", 15 * 60),
+}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Tokens are stored as digests only (config.tokens).
+        "config.tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -147,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "webhooks.models.EventStatus",
+        "OutboundDeliveryStatusEnum": "integrations.models.DeliveryStatus",
+    },
 }
 
 # --- Background processing (django-q2) ------------------------------------------------------
@@ -192,6 +254,8 @@ HOOKDESK = {
     # A claim older than this is taken to belong to a dead worker.
     "STALE_CLAIM_SECONDS": env_int("HOOKDESK_STALE_CLAIM_SECONDS", 300),
     "SWEEP_BATCH": 500,
+    # A processing task takes up to this many pending events of its endpoint in one run.
+    "PROCESSING_BATCH": env_int("HOOKDESK_PROCESSING_BATCH", 20),
     # Dotted paths of functions called with (event=, order_view=) for every processed event,
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
     "EVENT_CONSUMERS": ["rules.services.event_evaluate"],

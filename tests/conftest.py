@@ -95,14 +95,19 @@ def people(db):
 @pytest.fixture
 def api(people):
     """api("alice") -> a DRF test client authenticated with alice's real API token."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from config.tokens import api_token_issue
+
+    # Only a token's digest is stored: keep each one issued here to use it again.
+    keys: dict[str, str] = {}
 
     def client_for(username: str | None) -> APIClient:
         client = APIClient()
         if username:
-            token, _ = Token.objects.get_or_create(user=people[username])
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if username not in keys:
+                keys[username] = api_token_issue(user=people[username])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {keys[username]}")
         return client
 
     return client_for

@@ -21,10 +21,26 @@ def _content_length(request: HttpRequest) -> int | None:
 
 
 def _read_body(request: HttpRequest):
+    environ = request.META
+    # Django bounds its stream by Content-Length, so a chunked body (which has none) reads as
+    # empty. A server that terminates its input stream (gunicorn) lets us read it ourselves.
+    chunked = (
+        "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        and not environ.get("CONTENT_LENGTH")
+        and environ.get("wsgi.input_terminated")
+    )
+
     def read(limit: int) -> bytes:
-        # The WSGI stream is bounded by Content-Length; read no more than the limit
-        # allows so an oversized body is never held in memory.
-        return request.read(limit)
+        # Read no more than the limit allows so an oversized body is never held in memory.
+        if not chunked:
+            return request.read(limit)
+        stream, body = environ["wsgi.input"], bytearray()
+        while len(body) < limit:
+            chunk = stream.read(limit - len(body))
+            if not chunk:
+                break
+            body += chunk
+        return bytes(body)
 
     return read
 

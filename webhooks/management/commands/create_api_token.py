@@ -1,25 +1,31 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
+
+from config.tokens import api_token_issue
 
 
 class Command(BaseCommand):
-    help = "Create (or replace with --reset) a user's API token. Prints it alone on the last line."
+    help = (
+        "Issue a user's API token, replacing any earlier one (only a digest is stored, so an "
+        "existing token cannot be shown again). Prints it alone on the last line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--reset", action="store_true", help="Replace an existing token.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Accepted for compatibility: every run replaces."
+        )
 
     def handle(self, *args, username, reset, **options):
         try:
             user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
             raise CommandError(f"no user {username!r}") from None
-        if reset:
-            Token.objects.filter(user=user).delete()
-        token, created = Token.objects.get_or_create(user=user)
+        replaced = hasattr(user, "auth_token")
+        key = api_token_issue(user=user)
         self.stderr.write(
-            f"{'New' if created else 'Existing'} API token for {username}; "
-            "send it as 'Authorization: Token <key>'."
+            f"New API token for {username}"
+            + ("; the earlier one no longer works" if replaced else "")
+            + ". Send it as 'Authorization: Token <key>'; it is not shown again."
         )
-        self.stdout.write(token.key)
+        self.stdout.write(key)
