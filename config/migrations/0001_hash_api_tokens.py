@@ -11,9 +11,9 @@ def hash_keys(apps, schema_editor):
     for token in list(token_model.objects.all()):
         if is_digest(token.key):
             continue
-        user_id, created = token.user_id, token.created
+        key, user_id, created = token.key, token.user_id, token.created
         token.delete()  # the key is the primary key, and one token per user
-        token_model.objects.create(key=token_digest(token.key), user_id=user_id, created=created)
+        token_model.objects.create(key=token_digest(key), user_id=user_id, created=created)
 
 
 class Migration(migrations.Migration):
