@@ -101,9 +101,9 @@ def _fixtures(sink_url: str, *, automation_key: str):
     """Endpoints for the four schemes, the default $5,000 hold block, a destination on the
     sink, and an API user. Returns (targets, destination id, API token)."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from chaos.traffic import SCHEMES, Target, wrong_secret_for
+    from config.tokens import api_token_issue
     from integrations.services import destination_create
     from rules.services import block_create
     from webhooks.management.commands.seed_demo import DEFAULT_BLOCK
@@ -123,8 +123,7 @@ def _fixtures(sink_url: str, *, automation_key: str):
         name="Chaos sink", url=sink_url, connection_timeout="PT5S", retry_schedule=[1, 2]
     )
     user = get_user_model().objects.create_superuser("chaos", "chaos@example.invalid", None)
-    token = Token.objects.create(user=user)
-    return targets, destination.pk, token.key
+    return targets, destination.pk, api_token_issue(user=user)
 
 
 def _drain(timeout: float) -> bool:
