@@ -156,34 +156,45 @@ def block_update(*, block: Block, actor=None, reason: str = "", **changes) -> Bl
 # --- Orders -------------------------------------------------------------------------------
 
 
-def _order_lock(event: Event, view: OrderView) -> Order:
-    """The order row, created if new and locked for this transaction.
+# One statement creates or refreshes the order and locks its row for the transaction: the lock
+# serialises the processing of concurrent events of one order, so the second sees the first's
+# hold instead of racing it. Values the event does not carry (NULL) keep what is stored.
+_ORDER_UPSERT = """
+INSERT INTO rules_order AS o (order_id, endpoint_id, customer_id, amount, currency,
+    ship_to_country, bill_to_country, payment_method, metadata, first_seen_at, updated_at)
+VALUES (%(order_id)s, %(endpoint_id)s, COALESCE(%(customer_id)s, ''), %(amount)s,
+    COALESCE(%(currency)s, ''), COALESCE(%(ship_to_country)s, ''),
+    COALESCE(%(bill_to_country)s, ''), COALESCE(%(payment_method)s, ''), '{}',
+    %(received_at)s, %(now)s)
+ON CONFLICT (order_id) DO UPDATE SET
+    customer_id = COALESCE(%(customer_id)s, o.customer_id),
+    amount = COALESCE(%(amount)s, o.amount),
+    currency = COALESCE(%(currency)s, o.currency),
+    ship_to_country = COALESCE(%(ship_to_country)s, o.ship_to_country),
+    bill_to_country = COALESCE(%(bill_to_country)s, o.bill_to_country),
+    payment_method = COALESCE(%(payment_method)s, o.payment_method),
+    first_seen_at = CASE WHEN excluded.first_seen_at < o.first_seen_at
+        THEN excluded.first_seen_at ELSE o.first_seen_at END,
+    updated_at = excluded.updated_at
+RETURNING *
+"""
 
-    The lock serialises the processing of concurrent events of one order, so the second sees
-    the first's hold instead of racing it."""
-    Order.objects.bulk_create(
-        [Order(order_id=view.order_id, endpoint=event.endpoint, first_seen_at=event.received_at)],
-        ignore_conflicts=True,
-    )
-    order = Order.objects.select_for_update().get(order_id=view.order_id)
-    changed = {}
-    if event.received_at < order.first_seen_at:
-        changed["first_seen_at"] = event.received_at
-    for name, value in (
-        ("customer_id", view.customer_id),
-        ("amount", view.amount),
-        ("currency", view.currency),
-        ("ship_to_country", view.ship_to_country),
-        ("bill_to_country", view.bill_to_country),
-        ("payment_method", view.payment_method),
-    ):
-        if value is not None and getattr(order, name) != value:
-            changed[name] = value
-    if changed:
-        for name, value in changed.items():
-            setattr(order, name, value)
-        order.save(update_fields=[*changed, "updated_at"])
-    return order
+
+def _order_lock(event: Event, view: OrderView) -> Order:
+    """The order row, created if new, refreshed from the event and locked for this transaction."""
+    params = {
+        "order_id": view.order_id,
+        "endpoint_id": event.endpoint_id,
+        "customer_id": view.customer_id,
+        "amount": view.amount,
+        "currency": view.currency,
+        "ship_to_country": view.ship_to_country,
+        "bill_to_country": view.bill_to_country,
+        "payment_method": view.payment_method,
+        "received_at": event.received_at,
+        "now": timezone.now(),
+    }
+    return next(iter(Order.objects.raw(_ORDER_UPSERT, params)))
 
 
 def order_metadata_update(*, order: Order, metadata: dict, actor=None) -> Order:

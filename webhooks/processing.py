@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.brokers import get_broker
@@ -66,26 +66,52 @@ def events_enqueue(event_ids, *, trigger: str) -> int:
     return sum(event_enqueue(event_id, trigger=trigger) for event_id in event_ids)
 
 
-def _claim(event_id: str, now) -> Event | None:
-    """Take the event for this run, or None when it is not ours to process: done, not due,
-    paused, or claimed by another run. The conditional update's row count says who won."""
-    event = Event.objects.select_related("endpoint").filter(pk=event_id).first()
-    if (
-        event is None
-        or event.endpoint.state != EndpointState.ACTIVE
-        or event.status not in (EventStatus.PENDING, EventStatus.FAILED)
-        or (event.next_attempt_at is not None and event.next_attempt_at > now)
-    ):
-        return None
+def _claim(event_id: str, now, *, extra: int = 0) -> list[Event]:
+    """Take the named event for this run, and up to `extra` other pending events of its
+    endpoint, oldest first; return what was taken, oldest first.
+
+    The named event is taken when it is due: pending, or failed with its retry time come.
+    Nothing is taken for a paused endpoint, and a row another run has locked is skipped
+    rather than waited for: that run is claiming it. The claim commits on its own, so a worker
+    that dies mid-batch leaves its events `processing` until the sweep judges the claim stale."""
+    due = Q(status=EventStatus.PENDING) | Q(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=EventStatus.FAILED
+    )
+    if _status_of(event_id) not in (EventStatus.PENDING, EventStatus.FAILED):
+        return []  # done or taken: under a backlog most tasks end here, so this stays cheap
+    active = Q(endpoint__state=EndpointState.ACTIVE)
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        claimed = Event.objects.filter(
-            pk=event_id, status=event.status, attempts=event.attempts
-        ).update(status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1)
-    if claimed != 1:
-        return None
-    event.status, event.claimed_at, event.attempts = EventStatus.PROCESSING, now, event.attempts + 1
-    return event
+        ids = list(
+            Event.objects.filter(due, active, pk=event_id)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
+        )
+        # Only a run that got its own event takes more: the tasks of events another run
+        # already took then cost one query, and the runs of a backlog take turns.
+        if ids and extra > 0:
+            endpoint = Event.objects.filter(pk=event_id).values("endpoint_id")
+            ids += (
+                Event.objects.filter(active, endpoint_id=Subquery(endpoint))
+                .filter(status=EventStatus.PENDING)
+                .exclude(pk=event_id)
+                .order_by("received_at")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", flat=True)[:extra]
+            )
+        if not ids:
+            return []
+        Event.objects.filter(due, pk__in=ids).update(
+            status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    return list(Event.objects.select_related("endpoint").filter(pk__in=ids).order_by("received_at"))
+
+
+def _status_of(event_id: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM webhooks_event WHERE id = %s", [event_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -108,10 +134,69 @@ def event_order_view(event: Event) -> OrderView:
 def event_process(*, event_id: str, trigger: str = "queue") -> str | None:
     """Process one event if it is due and nobody else holds it. Returns the event's new
     status, or None when this run did not claim it (already done, not due, paused)."""
+    return events_process(event_id=event_id, trigger=trigger, batch=1)
+
+
+def events_process(
+    *, event_id: str, trigger: str = "queue", batch: int | None = None
+) -> str | None:
+    """Process the event a task names and, in the same run, up to `batch - 1` other pending
+    events of its endpoint (HOOKDESK["PROCESSING_BATCH"] by default).
+
+    Under a backlog one task then does the work of many, and the tasks of events already taken
+    find nothing to claim and return at once: throughput stops paying the queue's cost, a
+    commit and two writes per event. Returns the named event's new status, or None when this
+    run did not claim it."""
+    batch = batch or settings.HOOKDESK["PROCESSING_BATCH"]
+    events = _claim(event_id, timezone.now(), extra=batch - 1)
+    triggers = {event.pk: trigger if event.pk == event_id else "queue" for event in events}
+    statuses = _attempt_together(events, triggers) if len(events) > 1 else None
+    if statuses is None:
+        statuses = {event.pk: _attempt(event, triggers[event.pk]) for event in events}
+    return statuses.get(event_id)
+
+
+def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str, str] | None:
+    """Process claimed events in one transaction, with one bulk write of their outcomes.
+
+    All or nothing: when any event fails (or a claim was lost), nothing is kept and None is
+    returned, and the caller gives each event an attempt of its own, so a failure is recorded
+    against its own event alone and the others still go through."""
     started = timezone.now()
-    event = _claim(event_id, started)
-    if event is None:
+    try:
+        with transaction.atomic():
+            # Lock the claimed rows: the sweep cannot take them over before this commits.
+            held = dict(
+                Event.objects.select_for_update()
+                .filter(pk__in=[event.pk for event in events], status=EventStatus.PROCESSING)
+                .values_list("pk", "attempts")
+            )
+            if any(held.get(event.pk) != event.attempts for event in events):
+                return None
+            views = {}
+            for event in events:
+                views[event.pk] = order_view = event_order_view(event)
+                for consumer in event_consumers():
+                    consumer(event=event, order_view=order_view)
+            now = timezone.now()
+            for event in events:
+                fields = _processed_fields(views[event.pk], now)
+                for name, value in fields.items():
+                    setattr(event, name, value)
+            Event.objects.bulk_update(events, list(fields))
+            ProcessingAttempt.objects.bulk_create(
+                _succeeded(event, started, now, triggers[event.pk]) for event in events
+            )
+    except Exception:
+        logger.info("a batch of %d events failed; each gets its own attempt", len(events))
         return None
+    return dict.fromkeys(triggers, EventStatus.PROCESSED)
+
+
+def _attempt(event: Event, trigger: str) -> str | None:
+    """One processing attempt of a claimed event: its consumers and its new status commit
+    together, or not at all."""
+    started = timezone.now()
     try:
         with transaction.atomic():
             order_view = event_order_view(event)
@@ -119,12 +204,38 @@ def event_process(*, event_id: str, trigger: str = "queue") -> str | None:
                 consumer(event=event, order_view=order_view)
             _finish(event, started, trigger, order_view=order_view)
     except ClaimLost:
-        logger.warning("event %s: claim lost to another run, its work was discarded", event_id)
+        logger.warning("event %s: claim lost to another run, its work was discarded", event.pk)
         return None
     except Exception as error:
-        logger.exception("event %s: processing attempt %d failed", event_id, event.attempts)
+        logger.exception("event %s: processing attempt %d failed", event.pk, event.attempts)
         return _fail(event, started, trigger, error)
     return EventStatus.PROCESSED
+
+
+def _processed_fields(order_view: OrderView, now) -> dict:
+    """The columns a successful attempt writes."""
+    return {
+        "status": EventStatus.PROCESSED,
+        "processed_at": now,
+        "order_view": order_view.as_json(),
+        "order_id": order_view.order_id or "",
+        "customer_id": order_view.customer_id or "",
+        "last_error": "",
+        "claimed_at": None,
+        "next_attempt_at": None,
+        "updated_at": now,
+    }
+
+
+def _succeeded(event: Event, started, now, trigger: str) -> ProcessingAttempt:
+    return ProcessingAttempt(
+        event=event,
+        number=event.attempts,
+        trigger=trigger,
+        started_at=started,
+        finished_at=now,
+        outcome=AttemptOutcome.SUCCEEDED,
+    )
 
 
 def _finish(event: Event, started, trigger: str, *, order_view: OrderView) -> None:
@@ -133,26 +244,10 @@ def _finish(event: Event, started, trigger: str, *, order_view: OrderView) -> No
     # claimed it meanwhile, this update matches nothing and the transaction is rolled back.
     updated = Event.objects.filter(
         pk=event.pk, status=EventStatus.PROCESSING, attempts=event.attempts
-    ).update(
-        status=EventStatus.PROCESSED,
-        processed_at=now,
-        order_view=order_view.as_json(),
-        order_id=order_view.order_id or "",
-        customer_id=order_view.customer_id or "",
-        last_error="",
-        claimed_at=None,
-        next_attempt_at=None,
-    )
+    ).update(**_processed_fields(order_view, now))
     if updated != 1:
         raise ClaimLost(event.pk)
-    ProcessingAttempt.objects.create(
-        event=event,
-        number=event.attempts,
-        trigger=trigger,
-        started_at=started,
-        finished_at=now,
-        outcome=AttemptOutcome.SUCCEEDED,
-    )
+    _succeeded(event, started, now, trigger).save(force_insert=True)
 
 
 def _fail(event: Event, started, trigger: str, error: Exception) -> str | None:

@@ -20,18 +20,6 @@ ORDER_HELD = (
 
 
 @pytest.fixture
-def consumers(settings):
-    """consumers("tests.support.consumers.failing", ...) plugs consumers into processing."""
-
-    def plug(*paths):
-        settings.HOOKDESK = {**settings.HOOKDESK, "EVENT_CONSUMERS": list(paths)}
-        processing.event_consumers.cache_clear()
-
-    yield plug
-    processing.event_consumers.cache_clear()
-
-
-@pytest.fixture
 def stored_event(client, make_endpoint, django_capture_on_commit_callbacks):
     def store(body=ORDER_HELD, *, state="active") -> Event:
         endpoint, secret = make_endpoint("autranex")
