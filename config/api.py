@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, permissions
 from rest_framework.pagination import CursorPagination
 from rest_framework.views import exception_handler
@@ -64,3 +65,38 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     return JsonResponse({"error": "internal error; it has been logged"}, status=500)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["error"],
+    "additionalProperties": True,
+}
+
+
+class ApiSchema(AutoSchema):
+    """The OpenAPI schema of an operation, with the JSON errors it can answer besides its own
+    responses: 401/403 everywhere, 404 for an unknown id or an invalid page cursor, 400 for a
+    body or query that does not validate."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        errors = {"401": "Not authenticated", "403": "No permission for this operation"}
+        is_list = self.method == "GET" and self._is_list_view()
+        if "{" in self.path or is_list:
+            errors["404"] = "No such object, or an invalid page cursor"
+        if self.method in ("POST", "PUT", "PATCH") or is_list:
+            errors["400"] = "The body or query does not validate"
+        for code, description in errors.items():
+            if code not in responses:
+                responses[code] = {
+                    **self._get_response_for_code(ERROR_SCHEMA, code, direction=direction),
+                    "description": description,
+                }
+        return responses

@@ -113,7 +113,9 @@ class OutboundAttemptSerializer(serializers.ModelSerializer):
 class OutboundDeliverySerializer(serializers.ModelSerializer):
     destination = serializers.CharField(source="destination_id", read_only=True)
     hold_id = serializers.CharField(read_only=True)
-    last_response_code = serializers.IntegerField(source="last_status_code", read_only=True)
+    last_response_code = serializers.IntegerField(
+        source="last_status_code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = OutboundDelivery

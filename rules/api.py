@@ -1,13 +1,14 @@
 """REST API for orders, holds and blocks. Views parse and authorise; services decide."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import HasModelPermission, NewestFirstPagination
+from config.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import block_backtest
 from rules.models import Block, HeldOrder, Order, ReleaseRequest
 from rules.serializers import (
@@ -107,7 +108,10 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
             return rule_error(error)
         return Response(HoldSerializer(hold).data)
 
-    @extend_schema(request=DecisionInputSerializer, responses={200: HoldSerializer, 202: dict})
+    @extend_schema(
+        request=DecisionInputSerializer,
+        responses={200: HoldSerializer, 202: dict, 409: ERROR_SCHEMA},
+    )
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
         response = self._decide(request, hold_release_by_policy)
@@ -119,7 +123,9 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return response
 
-    @extend_schema(request=DecisionInputSerializer, responses=HoldSerializer)
+    @extend_schema(
+        request=DecisionInputSerializer, responses={200: HoldSerializer, 409: ERROR_SCHEMA}
+    )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, hold_reject)
@@ -172,12 +178,12 @@ class BlockViewSet(
         return Response(self.get_serializer(block).data)
 
     @extend_schema(responses=BlockVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # every version, one list
     def versions(self, request, block_id=None):
         block = self.get_object()
         return Response(BlockVersionSerializer(block.versions.all(), many=True).data)
 
-    @extend_schema(request=BacktestInputSerializer)
+    @extend_schema(request=BacktestInputSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def backtest(self, request, block_id=None):
         block = self.get_object()

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from rules.models import Block, BlockAction, BlockStatus, HeldOrder, Order
+from webhooks.providers.base import storable_json
 
 
 class HoldSerializer(serializers.ModelSerializer):
@@ -96,15 +97,22 @@ class OrderSerializer(serializers.ModelSerializer):
         return OrderEventSerializer(events.order_by("received_at")[:200], many=True).data
 
 
+def storable_metadata(value: dict) -> dict:
+    """PostgreSQL's jsonb refuses NUL and lone surrogates: a 400, not a failed write."""
+    if not storable_json(value):
+        raise serializers.ValidationError("metadata contains characters that cannot be stored")
+    return value
+
+
 class OrderPatchSerializer(serializers.Serializer):
-    metadata = serializers.DictField(required=True)
+    metadata = serializers.DictField(required=True, validators=[storable_metadata])
 
 
 class BlockSerializer(serializers.ModelSerializer):
     action = serializers.ChoiceField(choices=BlockAction.choices, default=BlockAction.HOLD)
     status = serializers.ChoiceField(choices=BlockStatus.choices, default=BlockStatus.ACTIVE)
     event_types = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[storable_metadata])
 
     class Meta:
         model = Block

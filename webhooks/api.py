@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import HasModelPermission, NewestFirstPagination
+from config.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from webhooks.models import Endpoint, Event
 from webhooks.replay import event_replay
 from webhooks.samples import sample_delivery, sample_send
@@ -83,7 +83,10 @@ class TestWebhook(APIView):
     permission_classes = [HasModelPermission]
     required_permissions = {"post": "webhooks.change_endpoint"}
 
-    @extend_schema(request=TestWebhookInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=TestWebhookInputSerializer,
+        responses={200: dict, 404: ERROR_SCHEMA, 502: ERROR_SCHEMA},
+    )
     def post(self, request):
         data = TestWebhookInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -2,6 +2,7 @@
 
 import hmac
 import json
+import math
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,9 @@ from typing import Any
 
 MAX_EVENT_ID_LENGTH = 255
 MAX_EVENT_TYPE_LENGTH = 100
+# Orders store amounts as numeric(18, 4): fewer than fourteen digits before the point.
+MAX_AMOUNT = Decimal(10) ** 14
+MAX_JSON_DEPTH = 32
 
 
 class SignatureError(Exception):
@@ -144,9 +148,35 @@ def optional_amount(data: Mapping[str, Any], *keys: str) -> Decimal | None:
                 amount = Decimal(str(value))
             except InvalidOperation:
                 continue
-            if amount.is_finite():
+            if storable_amount(amount):
                 return amount
     return None
+
+
+def storable_amount(amount: Decimal) -> bool:
+    """Finite and within what an order row holds once rounded to four places. A larger amount
+    stays unknown, like a non-finite one, rather than failing every processing attempt."""
+    if not amount.is_finite() or amount.adjusted() >= 14:
+        return False
+    return abs(amount.quantize(Decimal("0.0001"))) < MAX_AMOUNT
+
+
+def storable_json(value: Any, depth: int = 0) -> bool:
+    """Whether a parsed JSON value can be stored in a PostgreSQL jsonb column: JSON bodies can
+    spell NaN, Infinity, NUL and lone surrogates, which jsonb refuses."""
+    if depth > MAX_JSON_DEPTH:
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return all(storable_json(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            storable_text(key) and storable_json(item, depth + 1) for key, item in value.items()
+        )
+    return True
 
 
 def optional_country(data: Mapping[str, Any], *keys: str) -> str | None:

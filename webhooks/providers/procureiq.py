@@ -24,6 +24,7 @@ from webhooks.providers.base import (
     parse_hex_digest,
     required_object,
     required_str,
+    storable_json,
 )
 
 HEADER = "x-procureiq-signature"
@@ -111,7 +112,7 @@ class ProcureIQ(ProviderScheme):
             extra={
                 key: data[key]
                 for key in ("itemCount", "reason", "trackingNumber", "email", "role")
-                if key in data
+                if key in data and storable_json(data[key])
             },
         )
 

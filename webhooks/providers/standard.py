@@ -101,6 +101,11 @@ class Standard(ProviderScheme):
         event_id = headers.get("webhook-id")
         if not event_id:
             raise EnvelopeError("missing webhook-id header")
+        # verify() refuses such ids first; parse() keeps its own promise when called alone.
+        if len(event_id) > MAX_EVENT_ID_LENGTH or not storable_text(event_id):
+            raise EnvelopeError(
+                f"webhook-id is not an id of at most {MAX_EVENT_ID_LENGTH} characters"
+            )
         payload = load_json_object(body)
         return Envelope(
             event_id=event_id,
