@@ -63,7 +63,8 @@ def answers(stream: list[Delivery], faults: list[Fault], result: Result) -> None
     for delivery in stream:
         for started, ended, outcome in delivery.attempts:
             tries[outcome.split(":")[0]] += 1
-            if outcome == "503" and not any(a <= started and ended <= b for a, b in outages):
+            # A try in flight when the database stopped is part of the outage too.
+            if outcome == "503" and not any(started <= b and ended >= a for a, b in outages):
                 outside_outage_503 += 1
         if delivery.status is None:
             wrong["unresolved"] += 1
