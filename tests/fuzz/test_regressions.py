@@ -96,3 +96,22 @@ def test_it_documents_error_answers_and_the_plain_version_list(api):
     assert {"400", "404", "409"} <= set(release)
     delivery = schema["components"]["schemas"]["OutboundDelivery"]["properties"]
     assert delivery["last_response_code"]["nullable"] is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2/events/?type=%00",
+        "/api/v2/holds/?order_id=a%00b",
+        "/api/v2/blocks/?status=%00",
+        "/admin/webhooks/event/?q=%00",
+    ],
+)
+def test_a_nul_byte_in_a_query_is_a_clean_400(path, api, admin_client):
+    client = admin_client if path.startswith("/admin/") else api("oscar")
+    response = client.get(path)
+
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert "NUL" in response.json()["error"]
