@@ -81,7 +81,7 @@ ERROR_SCHEMA = {
 class ApiSchema(AutoSchema):
     """The OpenAPI schema of an operation, with the JSON errors it can answer besides its own
     responses: 401/403 everywhere, 404 for an unknown id or an invalid page cursor, 400 for a
-    body or query that does not validate."""
+    body or query that does not validate (any query carrying a NUL byte is refused)."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -91,8 +91,7 @@ class ApiSchema(AutoSchema):
         is_list = self.method == "GET" and self._is_list_view()
         if "{" in self.path or is_list:
             errors["404"] = "No such object, or an invalid page cursor"
-        if self.method in ("POST", "PUT", "PATCH") or is_list:
-            errors["400"] = "The body or query does not validate"
+        errors["400"] = "The body or query does not validate"
         for code, description in errors.items():
             if code not in responses:
                 responses[code] = {
