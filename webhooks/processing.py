@@ -74,11 +74,11 @@ def _claim(event_id: str, now, *, extra: int = 0) -> list[Event]:
     Nothing is taken for a paused endpoint, and a row another run has locked is skipped
     rather than waited for: that run is claiming it. The claim commits on its own, so a worker
     that dies mid-batch leaves its events `processing` until the sweep judges the claim stale."""
+    if _status_of(event_id) not in (EventStatus.PENDING, EventStatus.FAILED):
+        return []  # done or taken: under a backlog most tasks end here, so this stays cheap
     due = Q(status=EventStatus.PENDING) | Q(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=EventStatus.FAILED
     )
-    if _status_of(event_id) not in (EventStatus.PENDING, EventStatus.FAILED):
-        return []  # done or taken: under a backlog most tasks end here, so this stays cheap
     active = Q(endpoint__state=EndpointState.ACTIVE)
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -173,11 +173,7 @@ def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str
             )
             if any(held.get(event.pk) != event.attempts for event in events):
                 return None
-            views = {}
-            for event in events:
-                views[event.pk] = order_view = event_order_view(event)
-                for consumer in event_consumers():
-                    consumer(event=event, order_view=order_view)
+            views = {event.pk: _consume(event) for event in events}
             now = timezone.now()
             for event in events:
                 fields = _processed_fields(views[event.pk], now)
@@ -199,10 +195,7 @@ def _attempt(event: Event, trigger: str) -> str | None:
     started = timezone.now()
     try:
         with transaction.atomic():
-            order_view = event_order_view(event)
-            for consumer in event_consumers():
-                consumer(event=event, order_view=order_view)
-            _finish(event, started, trigger, order_view=order_view)
+            _finish(event, started, trigger, order_view=_consume(event))
     except ClaimLost:
         logger.warning("event %s: claim lost to another run, its work was discarded", event.pk)
         return None
@@ -210,6 +203,14 @@ def _attempt(event: Event, trigger: str) -> str | None:
         logger.exception("event %s: processing attempt %d failed", event.pk, event.attempts)
         return _fail(event, started, trigger, error)
     return EventStatus.PROCESSED
+
+
+def _consume(event: Event) -> OrderView:
+    """Hand the event and its order view to every consumer; returns the view."""
+    order_view = event_order_view(event)
+    for consumer in event_consumers():
+        consumer(event=event, order_view=order_view)
+    return order_view
 
 
 def _processed_fields(order_view: OrderView, now) -> dict:
