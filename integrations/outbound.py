@@ -65,6 +65,28 @@ def _claim_lease(timeout: float) -> timedelta:
     return timedelta(seconds=2 * timeout + 30)
 
 
+# Destinations are read for every hold; a worker keeps them this long, as it does blocks, so a
+# change made in another process reaches it within seconds without a query per hold.
+DESTINATION_CACHE_SECONDS = 2.0
+_destinations_cache: tuple[float, list[Destination]] = (0.0, [])
+
+
+def destinations_active() -> list[Destination]:
+    global _destinations_cache
+    now = time.monotonic()
+    fetched_at, destinations = _destinations_cache
+    if now - fetched_at > DESTINATION_CACHE_SECONDS:
+        destinations = list(Destination.objects.filter(active=True))
+        _destinations_cache = (now, destinations)
+    return destinations
+
+
+def destinations_cache_clear(**kwargs) -> None:
+    """Forget the cached destinations (a destination was saved or deleted in this process)."""
+    global _destinations_cache
+    _destinations_cache = (0.0, [])
+
+
 # --- The outbox -----------------------------------------------------------------------------
 
 
@@ -76,7 +98,7 @@ def deliveries_create_for_hold(*, hold: HeldOrder, event_type: str) -> list[str]
     constraint makes a second call for the same decision a no-op. Sending waits for commit."""
     destinations = [
         destination
-        for destination in Destination.objects.filter(active=True)
+        for destination in destinations_active()
         if event_type in destination.event_types
         and (not destination.block_id or destination.block_id == hold.public_block_id)
     ]
@@ -386,6 +408,8 @@ def _destination_health(destination: Destination, *, result: str, error: str, no
             after={"active": False},
         )
     Destination.objects.filter(pk=destination.pk).update(**changes)
+    if "active" in changes:
+        destinations_cache_clear()
 
 
 # --- Watchdog -------------------------------------------------------------------------------

@@ -23,12 +23,16 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_rule_caches():
-    # Workers cache blocks and risk lists for seconds; each test starts from its own data.
+    # Workers cache blocks, risk lists and destinations for seconds;
+    # each test starts from its own data.
+    from integrations.outbound import destinations_cache_clear
     from rules.evaluation import caches_clear
 
     caches_clear()
+    destinations_cache_clear()
     yield
     caches_clear()
+    destinations_cache_clear()
 
 
 @pytest.fixture

@@ -158,6 +158,20 @@ def test_it_filters_by_event_type_block_and_active_flag(hold_order, make_destina
     assert other_block.pk not in {destination for destination, _ in sent}
 
 
+def test_a_destination_added_after_holds_were_made_is_owed_the_next_one(
+    hold_order, make_destination
+):
+    hold_order("ord_before")  # the worker has now read (and keeps) the list of destinations
+    assert not OutboundDelivery.objects.exists()
+
+    destination, _ = make_destination("http://127.0.0.1:9/new")
+    hold = hold_order("ord_after")
+
+    assert list(OutboundDelivery.objects.values_list("destination_id", "hold_id")) == [
+        (destination.pk, hold.pk)
+    ]
+
+
 def test_it_does_not_notify_again_when_the_triggering_event_is_replayed(
     hold_order, make_destination, sinks, people
 ):

@@ -58,6 +58,8 @@ def test_one_run_processes_the_pending_events_of_its_endpoint(receive, make_endp
     processed = Event.objects.get(pk=events[0].pk)
     assert (processed.order_id, processed.attempts) == ("ord_0", 1)
     assert processed.order_view["amount"] == "120"
+    assert processed.processed_at is not None and processed.claimed_at is None
+    assert processed.processed_at == processed.updated_at
 
     # The tasks of events already taken find nothing to do.
     assert events_process(event_id=events[0].pk, batch=4) is None
