@@ -59,13 +59,14 @@ def wide_live_server(transactional_db):
 
 @pytest.fixture
 def qcluster(transactional_db, tmp_path):
-    """Start a real django-q2 cluster on the test database: qcluster() -> Cluster."""
+    """Start a real django-q2 cluster on the test database: qcluster() -> Cluster,
+    qcluster(redis_url=...) for one on a Redis broker."""
     from tests.support.cluster import Cluster
 
     started = []
 
-    def start():
-        cluster = Cluster(tmp_path / "qcluster.log")
+    def start(*, redis_url: str | None = None):
+        cluster = Cluster(tmp_path / "qcluster.log", redis_url=redis_url)
         started.append(cluster)
         return cluster
 

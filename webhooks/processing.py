@@ -4,6 +4,7 @@ Delivery to the worker is at-least-once (brokers redeliver, the sweep re-enqueue
 processing is made exactly-once in effect here: a conditional claim decides which run
 processes an event, and the run's writes commit only if its claim is still the current one."""
 
+import contextlib
 import functools
 import json
 import logging
@@ -15,7 +16,9 @@ from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.brokers import get_broker
+from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from webhooks.models import (
     AttemptOutcome,
@@ -29,6 +32,12 @@ from webhooks.providers import OrderView, get_scheme
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "webhooks.tasks.process_event"
+WAKE_TASK = "webhooks.tasks.process_endpoint"
+# How long a queued wake-up stands for its endpoint's new events. Past it, a new event queues
+# another wake-up: a wake-up the broker lost (Redis keeps no acknowledgement) delays an
+# endpoint's events by at most this long while deliveries keep coming, and the sweep covers
+# the rest.
+WAKE_SECONDS = 5
 SWEEP_SCHEDULE_NAME = "hookdesk: sweep events"
 MAX_ERROR_LENGTH = 2000
 
@@ -52,39 +61,107 @@ def event_consumers() -> tuple:
     return tuple(import_string(path) for path in settings.HOOKDESK["EVENT_CONSUMERS"])
 
 
-def event_enqueue(event_id: str, *, trigger: str) -> bool:
-    """Put one event on the queue. A failed enqueue is logged, not raised: the event is
-    already stored and the sweep will queue it."""
-    try:
-        async_task(PROCESS_TASK, event_id, trigger, broker=broker(), hook=None)
-    except Exception:
-        logger.warning("enqueue of %s failed; the sweep will pick it up", event_id, exc_info=True)
-        return False
-    return True
+def event_enqueue(event_id: str, *, trigger: str, endpoint_id: int | None = None) -> bool:
+    """Make sure a worker will process a stored event. A failed enqueue is logged, not
+    raised: the event is already stored and the sweep will queue it.
+
+    Given the event's endpoint and a Redis broker, the receiver's events are coalesced into
+    wake-ups of their endpoint (endpoint_wake); otherwise the event gets a task of its own."""
+    if endpoint_id is not None and wake_store() is not None:
+        return endpoint_wake(endpoint_id)
+    return _enqueue(PROCESS_TASK, event_id, trigger)
 
 
 def events_enqueue(event_ids, *, trigger: str) -> int:
     return sum(event_enqueue(event_id, trigger=trigger) for event_id in event_ids)
 
 
+def _enqueue(task: str, *args) -> bool:
+    try:
+        async_task(task, *args, broker=broker(), hook=None)
+    except Exception:
+        logger.warning("enqueue of %s%r failed; the sweep will pick it up", task, args,
+                       exc_info=True)  # fmt: skip
+        return False
+    return True
+
+
+def wake_store():
+    """Where queued wake-ups are marked: the Redis broker's own connection, or None when the
+    broker is not Redis (each event then gets a task of its own)."""
+    queue = broker()
+    return queue.connection if isinstance(queue, RedisBroker) else None
+
+
+def _wake_key(endpoint_id: int) -> str:
+    return f"{broker().list_key}:wake:{endpoint_id}"
+
+
+def endpoint_wake(endpoint_id: int) -> bool:
+    """Queue a run over the endpoint's pending events, unless one is queued and has not
+    started yet: a run looks for pending events when it starts, so it will find the new ones.
+
+    Under a backlog one queued task then stands for many events, and the queue stops costing a
+    task per event. The mark is set after the event committed and cleared by the run before it
+    claims, so no event can fall between the two."""
+    key = _wake_key(endpoint_id)
+    try:
+        if not wake_store().set(key, "1", nx=True, ex=WAKE_SECONDS):
+            return True
+    except RedisError:
+        logger.warning("wake-up mark for endpoint %s failed; queueing anyway", endpoint_id,
+                       exc_info=True)  # fmt: skip
+    if _enqueue(WAKE_TASK, endpoint_id):
+        return True
+    # Nothing is queued: let the next event try again (failing that, the mark expires).
+    with contextlib.suppress(RedisError):
+        wake_store().delete(key)
+    return False
+
+
+def _wake_clear(endpoint_id: int) -> None:
+    store = wake_store()
+    if store is not None:
+        try:
+            store.delete(_wake_key(endpoint_id))
+        except RedisError:
+            logger.warning("could not clear the wake-up mark of endpoint %s", endpoint_id)
+
+
+_ACTIVE = Q(endpoint__state=EndpointState.ACTIVE)
+
+
+def _due(now) -> Q:
+    """Pending, or failed with its retry time come."""
+    return Q(status=EventStatus.PENDING) | Q(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=EventStatus.FAILED
+    )
+
+
+def _pending_of_endpoint(endpoint_id):
+    """An endpoint's pending events, oldest first, skipping rows another run is claiming."""
+    return (
+        Event.objects.filter(_ACTIVE, endpoint_id=endpoint_id, status=EventStatus.PENDING)
+        .order_by("received_at")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)
+    )
+
+
 def _claim(event_id: str, now, *, extra: int = 0) -> list[Event]:
     """Take the named event for this run, and up to `extra` other pending events of its
     endpoint, oldest first; return what was taken, oldest first.
 
-    The named event is taken when it is due: pending, or failed with its retry time come.
-    Nothing is taken for a paused endpoint, and a row another run has locked is skipped
-    rather than waited for: that run is claiming it. The claim commits on its own, so a worker
-    that dies mid-batch leaves its events `processing` until the sweep judges the claim stale."""
+    The named event is taken when it is due. Nothing is taken for a paused endpoint, and a row
+    another run has locked is skipped rather than waited for: that run is claiming it. The claim
+    commits on its own, so a worker that dies mid-batch leaves its events `processing` until
+    the sweep judges the claim stale."""
     if _status_of(event_id) not in (EventStatus.PENDING, EventStatus.FAILED):
         return []  # done or taken: under a backlog most tasks end here, so this stays cheap
-    due = Q(status=EventStatus.PENDING) | Q(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=EventStatus.FAILED
-    )
-    active = Q(endpoint__state=EndpointState.ACTIVE)
     with transaction.atomic():
         _commit_without_waiting_for_disk()
         ids = list(
-            Event.objects.filter(due, active, pk=event_id)
+            Event.objects.filter(_due(now), _ACTIVE, pk=event_id)
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", flat=True)
         )
@@ -92,19 +169,30 @@ def _claim(event_id: str, now, *, extra: int = 0) -> list[Event]:
         # already took then cost one query, and the runs of a backlog take turns.
         if ids and extra > 0:
             endpoint = Event.objects.filter(pk=event_id).values("endpoint_id")
-            ids += (
-                Event.objects.filter(active, endpoint_id=Subquery(endpoint))
-                .filter(status=EventStatus.PENDING)
-                .exclude(pk=event_id)
-                .order_by("received_at")
-                .select_for_update(skip_locked=True, of=("self",))
-                .values_list("pk", flat=True)[:extra]
-            )
-        if not ids:
-            return []
-        Event.objects.filter(due, pk__in=ids).update(
+            ids += _pending_of_endpoint(Subquery(endpoint)).exclude(pk=event_id)[:extra]
+        _take(ids, now)
+    return _claimed(ids)
+
+
+def _claim_of_endpoint(endpoint_id: int, now, *, limit: int) -> list[Event]:
+    """Take up to `limit` pending events of an endpoint, oldest first (see _claim)."""
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        ids = list(_pending_of_endpoint(endpoint_id)[:limit])
+        _take(ids, now)
+    return _claimed(ids)
+
+
+def _take(ids: list[str], now) -> None:
+    if ids:
+        Event.objects.filter(_due(now), pk__in=ids).update(
             status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
         )
+
+
+def _claimed(ids: list[str]) -> list[Event]:
+    if not ids:
+        return []
     return list(Event.objects.select_related("endpoint").filter(pk__in=ids).order_by("received_at"))
 
 
@@ -151,10 +239,30 @@ def events_process(
     batch = batch or settings.HOOKDESK["PROCESSING_BATCH"]
     events = _claim(event_id, timezone.now(), extra=batch - 1)
     triggers = {event.pk: trigger if event.pk == event_id else "queue" for event in events}
+    return _process_claimed(events, triggers).get(event_id)
+
+
+def endpoint_drain(*, endpoint_id: int, batch: int | None = None) -> int:
+    """The wake-up task: process up to `batch` pending events of an endpoint, oldest first.
+    Returns how many this run processed.
+
+    When it takes a full batch there may be more waiting, so it wakes the endpoint again
+    before it starts: another worker takes the next batch meanwhile."""
+    batch = batch or settings.HOOKDESK["PROCESSING_BATCH"]
+    _wake_clear(endpoint_id)  # before the claim: an event stored after it wakes a new run
+    events = _claim_of_endpoint(endpoint_id, timezone.now(), limit=batch)
+    if len(events) == batch:
+        endpoint_wake(endpoint_id)
+    statuses = _process_claimed(events, dict.fromkeys((event.pk for event in events), "queue"))
+    return sum(status == EventStatus.PROCESSED for status in statuses.values())
+
+
+def _process_claimed(events: list[Event], triggers: dict[str, str]) -> dict[str, str | None]:
+    """Run claimed events: together when there are several, and one by one when that fails."""
     statuses = _attempt_together(events, triggers) if len(events) > 1 else None
     if statuses is None:
         statuses = {event.pk: _attempt(event, triggers[event.pk]) for event in events}
-    return statuses.get(event_id)
+    return statuses
 
 
 def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str, str] | None:

@@ -247,7 +247,10 @@ def _store(
             )
             _touch_last_verified(verified_by, now)
             if endpoint.state == EndpointState.ACTIVE:
-                transaction.on_commit(lambda: event_enqueue(event.pk, trigger="queue"), robust=True)
+                transaction.on_commit(
+                    lambda: event_enqueue(event.pk, trigger="queue", endpoint_id=endpoint.pk),
+                    robust=True,
+                )
     except IntegrityError:
         # The unique constraint on (endpoint, provider_event_id) fired: another delivery of
         # the same event, possibly concurrent, was stored first. Its transaction has

@@ -15,14 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Cluster:
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, *, redis_url: str | None = None):
         env = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
             "HOOKDESK_WORKERS": "1",
         }
-        env.pop("REDIS_URL", None)  # the test process enqueues on the ORM broker
+        # The test process enqueues on the ORM broker unless the test says otherwise.
+        env.pop("REDIS_URL", None)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         self.log = open(log_path, "wb")  # noqa: SIM115  closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
