@@ -41,6 +41,7 @@ from rules.risk_signals import (
     signals_for_json,
 )
 from rules.signals import hold_changed
+from webhooks import plain_sql
 from webhooks.audit import actor_label, audit_record
 from webhooks.models import AuditAction, Event
 from webhooks.providers import OrderView
@@ -323,7 +324,7 @@ def _hold_create(
     upstream_block_id: str = "",
 ) -> HeldOrder:
     matched = match.evaluation.values if match else signals
-    hold = HeldOrder.objects.create(
+    hold = HeldOrder(
         order=order,
         source=source,
         amount=order.amount,
@@ -336,6 +337,7 @@ def _hold_create(
         signals=signals_for_json(matched),
         event=event,
     )
+    plain_sql.insert(hold)  # one per held order processing makes: skip the query compiler
     audit_record(
         action=AuditAction.HOLD_CREATED,
         obj_type="hold",

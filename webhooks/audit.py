@@ -3,6 +3,7 @@ calls audit_record() inside its own transaction: the entry exists exactly when t
 
 from typing import Any
 
+from webhooks import plain_sql
 from webhooks.models import AuditEntry
 
 
@@ -21,7 +22,7 @@ def audit_record(
     after: dict[str, Any] | None = None,
     order_id: str = "",
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=actor_label(actor),
         action=action,
@@ -32,3 +33,5 @@ def audit_record(
         before=before,
         after=after,
     )
+    plain_sql.insert(entry)  # insert-only, and written for every hold processing makes
+    return entry
