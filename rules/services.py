@@ -177,7 +177,7 @@ ON CONFLICT (order_id) DO UPDATE SET
     first_seen_at = CASE WHEN excluded.first_seen_at < o.first_seen_at
         THEN excluded.first_seen_at ELSE o.first_seen_at END,
     updated_at = excluded.updated_at
-RETURNING *
+RETURNING {columns}
 """
 
 
@@ -195,7 +195,10 @@ def _order_lock(event: Event, view: OrderView) -> Order:
         "received_at": event.received_at,
         "now": timezone.now(),
     }
-    return next(iter(Order.objects.raw(_ORDER_UPSERT, params)))
+    with connection.cursor() as cursor:
+        cursor.execute(_ORDER_UPSERT.replace("{columns}", plain_sql.columns(Order)), params)
+        [(order,)] = plain_sql.instances((Order,), cursor.fetchall())
+    return order
 
 
 def order_metadata_update(*, order: Order, metadata: dict, actor=None) -> Order:
@@ -291,9 +294,14 @@ def _is_upstream_hold(event: Event) -> bool:
     return event.endpoint.provider == "autranex" and event.event_type == "order.held"
 
 
+_DECISION_REFRESH = """(event_id, block_id) DO UPDATE SET block_version = excluded.block_version,
+    action = excluded.action, shadow = excluded.shadow, signals = excluded.signals,
+    unknown_signals = excluded.unknown_signals"""
+
+
 def _decisions_record(event: Event, order: Order, matches: list[Match]) -> None:
     # One upsert for all of an event's decisions: a replay refreshes them in place.
-    Decision.objects.bulk_create(
+    plain_sql.insert_many(
         [
             Decision(
                 event=event,
@@ -307,9 +315,7 @@ def _decisions_record(event: Event, order: Order, matches: list[Match]) -> None:
             )
             for match in matches
         ],
-        update_conflicts=True,
-        unique_fields=["event", "block"],
-        update_fields=["block_version", "action", "shadow", "signals", "unknown_signals"],
+        on_conflict=_DECISION_REFRESH,
     )
 
 

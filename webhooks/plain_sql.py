@@ -13,38 +13,55 @@ from django.db.models import Model
 
 
 @functools.cache
-def _insert_sql(model: type[Model]) -> tuple[str, tuple, bool]:
-    """The INSERT of a model's columns, less a database-generated primary key (then returned)."""
+def _insert_parts(model: type[Model]) -> tuple[str, str, tuple, str]:
+    """("INSERT INTO table (columns)", one row's placeholders, the fields, and the RETURNING
+    clause of a database-generated primary key, or "")."""
+    quote = connection.ops.quote_name
     generated = model._meta.pk.db_returning
     fields = tuple(f for f in model._meta.concrete_fields if not (generated and f.primary_key))
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {table} ({columns}) VALUES ({values})".format(  # noqa: S608  model names
+    head = "INSERT INTO {table} ({columns})".format(
         table=quote(model._meta.db_table),
         columns=", ".join(quote(field.column) for field in fields),
-        values=", ".join(["%s"] * len(fields)),
     )
-    if generated:
-        sql += f" RETURNING {quote(model._meta.pk.column)}"
-    return sql, fields, generated
+    row = "({})".format(", ".join(["%s"] * len(fields)))
+    returning = f" RETURNING {quote(model._meta.pk.column)}" if generated else ""
+    return head, row, fields, returning
+
+
+def _params(obj: Model, fields: tuple) -> list:
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
 
 
 def insert(obj: Model) -> None:
     """INSERT one new instance as obj.save(force_insert=True) would, less the pre_save and
     post_save signals (keep it to models nothing listens to)."""
-    sql, fields, generated = _insert_sql(type(obj))
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+    head, row, fields, returning = _insert_parts(type(obj))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if generated:
+        cursor.execute(f"{head} VALUES {row}{returning}", _params(obj, fields))
+        if returning:
             obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = connection.alias
 
 
-def columns(model: type[Model], alias: str) -> str:
-    """The select list of all of a model's columns, for instances()."""
+def insert_many(objs: list[Model], *, on_conflict: str = "") -> None:
+    """INSERT new instances of one model in one statement, with an optional ON CONFLICT
+    clause (the part after "ON CONFLICT"). Generated primary keys are not read back."""
+    if not objs:
+        return
+    head, row, fields, _ = _insert_parts(type(objs[0]))
+    sql = f"{head} VALUES {', '.join([row] * len(objs))}"
+    if on_conflict:
+        sql += f" ON CONFLICT {on_conflict}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for obj in objs for value in _params(obj, fields)])
+
+
+def columns(model: type[Model], alias: str = "") -> str:
+    """The list of all of a model's columns, qualified by `alias` if given, for instances()."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
 @functools.cache

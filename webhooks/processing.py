@@ -20,6 +20,7 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
+from webhooks import plain_sql
 from webhooks.models import (
     AttemptOutcome,
     EndpointState,
@@ -285,8 +286,8 @@ def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str
             views = {event.pk: _consume(event) for event in events}
             now = timezone.now()
             _mark_processed(events, views, now)
-            ProcessingAttempt.objects.bulk_create(
-                _succeeded(event, started, now, triggers[event.pk]) for event in events
+            plain_sql.insert_many(
+                [_succeeded(event, started, now, triggers[event.pk]) for event in events]
             )
     except Exception:
         logger.info("a batch of %d events failed; each gets its own attempt", len(events))

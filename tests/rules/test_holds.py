@@ -8,7 +8,14 @@ import pytest
 from django.db import connection
 
 from rules.models import Decision, HeldOrder, HoldStatus
-from rules.services import HoldConflict, RuleError, block_create, hold_reject, hold_release
+from rules.services import (
+    HoldConflict,
+    RuleError,
+    block_create,
+    block_update,
+    hold_reject,
+    hold_release,
+)
 from tests.postgres import requires_postgres
 from tests.support.events import autranex, deliver, process, procureiq
 from webhooks.models import AuditEntry, Event, EventStatus
@@ -90,6 +97,20 @@ def test_it_records_what_a_shadow_block_would_hold_without_holding(endpoint):
     decision = Decision.objects.get(event=event)
     assert (decision.block, decision.shadow, decision.action) == (block, True, "hold")
     assert decision.signals == {"order_value": "9000"}
+
+
+@pytest.mark.django_db
+def test_a_replay_refreshes_the_decision_in_place(endpoint):
+    block = block_create(name="Shadow", condition=HIGH_VALUE, status="shadow")
+    event = deliver(*endpoint, order_created("ord_r", 9000))
+    process(event)
+    block_update(block=block, condition="order_value > 8000")
+
+    assert event_replay(event=event)
+    process(event, trigger="replay")
+
+    decision = Decision.objects.get(event=event)
+    assert (decision.block_version, decision.shadow) == (2, True)
 
 
 @pytest.mark.django_db
