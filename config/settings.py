@@ -256,7 +256,7 @@ HOOKDESK = {
     "STALE_CLAIM_SECONDS": env_int("HOOKDESK_STALE_CLAIM_SECONDS", 300),
     "SWEEP_BATCH": 500,
     # A processing task takes up to this many pending events of its endpoint in one run.
-    "PROCESSING_BATCH": env_int("HOOKDESK_PROCESSING_BATCH", 20),
+    "PROCESSING_BATCH": env_int("HOOKDESK_PROCESSING_BATCH", 50),
     # Dotted paths of functions called with (event=, order_view=) for every processed event,
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
     "EVENT_CONSUMERS": ["rules.services.event_evaluate"],
