@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from config.caching import refreshed_every
 from integrations import crypto_fields
 from integrations.adapters import OutboundEvent, get_adapter
 from integrations.conf import conf
@@ -68,23 +69,15 @@ def _claim_lease(timeout: float) -> timedelta:
 # Destinations are read for every hold; a worker keeps them this long, as it does blocks, so a
 # change made in another process reaches it within seconds without a query per hold.
 DESTINATION_CACHE_SECONDS = 2.0
-_destinations_cache: tuple[float, list[Destination]] = (0.0, [])
 
 
+@refreshed_every(DESTINATION_CACHE_SECONDS)
 def destinations_active() -> list[Destination]:
-    global _destinations_cache
-    now = time.monotonic()
-    fetched_at, destinations = _destinations_cache
-    if now - fetched_at > DESTINATION_CACHE_SECONDS:
-        destinations = list(Destination.objects.filter(active=True))
-        _destinations_cache = (now, destinations)
-    return destinations
+    return list(Destination.objects.filter(active=True))
 
 
-def destinations_cache_clear(**kwargs) -> None:
-    """Forget the cached destinations (a destination was saved or deleted in this process)."""
-    global _destinations_cache
-    _destinations_cache = (0.0, [])
+# Connected to the Destination model's post_save and post_delete (integrations.apps).
+destinations_cache_clear = destinations_active.clear
 
 
 # --- The outbox -----------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 Shadow blocks are evaluated and recorded but never act."""
 
 import functools
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.caching import Refreshed, refreshed_every
 from rules.conditions import Condition, Evaluation, parse
 from rules.models import Block, BlockAction, BlockStatus
 from rules.risk_signals import SIGNAL_NAMES, ofac_regions
@@ -48,41 +48,24 @@ def blocks_in_scope(event_type: str, blocks: list[Block]) -> list[Block]:
 # Blocks are read on every event; a worker keeps them this long, so a change takes effect
 # within seconds without a query per event.
 BLOCK_CACHE_SECONDS = 2.0
-_live_cache: tuple[float, list[Block]] = (0.0, [])
 
 
+@refreshed_every(BLOCK_CACHE_SECONDS)
 def blocks_live() -> list[Block]:
-    global _live_cache
-    now = time.monotonic()
-    fetched_at, blocks = _live_cache
-    if now - fetched_at > BLOCK_CACHE_SECONDS:
-        blocks = list(
-            Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
-                "priority", "created_at"
-            )
+    return list(
+        Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
+            "priority", "created_at"
         )
-        _live_cache = (now, blocks)
-    return blocks
+    )
 
 
-_ofac_cache: tuple[float, list[str]] = (0.0, [])
-
-
-def ofac_regions_cached() -> list[str]:
-    global _ofac_cache
-    now = time.monotonic()
-    fetched_at, regions = _ofac_cache
-    if now - fetched_at > BLOCK_CACHE_SECONDS:
-        regions = ofac_regions()
-        _ofac_cache = (now, regions)
-    return regions
+ofac_regions_cached = Refreshed(ofac_regions, seconds=BLOCK_CACHE_SECONDS)
 
 
 def caches_clear() -> None:
     """Forget cached blocks and risk lists (after this process changed them)."""
-    global _live_cache, _ofac_cache
-    _live_cache = (0.0, [])
-    _ofac_cache = (0.0, [])
+    blocks_live.clear()
+    ofac_regions_cached.clear()
 
 
 def signals_needed(blocks: list[Block]) -> frozenset[str]:

@@ -1,47 +1,34 @@
 """Wake-ups: with a Redis broker, the receiver queues one run per endpoint with events waiting,
 not one task per event, and no stored event is left without a run that will take it."""
 
-import json
-
 import pytest
 
 from tests.postgres import requires_postgres
-from tests.signing import as_meta, procureiq_headers
 from tests.support.cluster import wait_for
+from tests.support.events import deliver as deliver_event
+from tests.support.events import procureiq
 from tests.support.queue import TEST_REDIS_URL, redis_queued_tasks
 from webhooks.models import Event, EventStatus
 from webhooks.processing import WAKE_TASK, endpoint_drain, endpoint_wake
 from webhooks.services import endpoint_set_state
 
 
-def _order(n: int) -> bytes:
-    return json.dumps(
-        {
-            "id": f"evt_w{n}",
-            "type": "order.created",
-            "version": "1.0",
-            "created": 1711234601,
-            "data": {"orderId": f"ord_w{n}", "userId": "usr_1", "totalAmount": 10 + n},
-        }
-    ).encode()
+def _order(n: int) -> dict:
+    return procureiq(
+        "order.created",
+        {"orderId": f"ord_w{n}", "userId": "usr_1", "totalAmount": 10 + n},
+        event_id=f"evt_w{n}",
+    )
 
 
 @pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    """deliver(endpoint_and_secret, n) posts one signed ProcureIQ order, as a provider would."""
+def deliver(django_capture_on_commit_callbacks):
+    """deliver(endpoint_and_secret, n) posts one signed ProcureIQ order and runs what the
+    receiver left for after its commit (the enqueue)."""
 
     def post(endpoint_and_secret, n: int) -> Event:
-        endpoint, secret = endpoint_and_secret
-        body = _order(n)
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                endpoint.receiver_path,
-                data=body,
-                content_type="application/json",
-                **as_meta(procureiq_headers(body, secret)),
-            )
-        assert response.status_code == 200, response.content
-        return Event.objects.get(pk=response.json()["event"])
+            return deliver_event(*endpoint_and_secret, _order(n))
 
     return post
 
@@ -146,20 +133,11 @@ def test_a_failed_enqueue_leaves_no_mark_behind(make_endpoint, redis_queue):
 @requires_postgres()
 @pytest.mark.cluster
 def test_a_redis_cluster_processes_a_burst_once_each_with_few_tasks(
-    client, make_endpoint, redis_queue, qcluster, django_capture_on_commit_callbacks
+    deliver, make_endpoint, redis_queue, qcluster
 ):
-    endpoint, secret = make_endpoint("procureiq")
-    events = []
-    for n in range(60):
-        body = _order(n)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                endpoint.receiver_path,
-                data=body,
-                content_type="application/json",
-                **as_meta(procureiq_headers(body, secret)),
-            )
-        events.append(response.json()["event"])
+    endpoint_and_secret = make_endpoint("procureiq")
+    endpoint = endpoint_and_secret[0]
+    events = [deliver(endpoint_and_secret, n).pk for n in range(60)]
     # Stored before the cluster starts: one queued run stands for the whole burst.
     assert redis_queued_tasks(redis_queue) == [(WAKE_TASK, (endpoint.pk,))]
 
