@@ -4,9 +4,7 @@ Delivery to the worker is at-least-once (brokers redeliver, the sweep re-enqueue
 processing is made exactly-once in effect here: a conditional claim decides which run
 processes an event, and the run's writes commit only if its claim is still the current one."""
 
-import contextlib
 import functools
-import json
 import logging
 from datetime import timedelta
 
@@ -114,13 +112,12 @@ def endpoint_wake(endpoint_id: int) -> bool:
                        exc_info=True)  # fmt: skip
     if _enqueue(WAKE_TASK, endpoint_id):
         return True
-    # Nothing is queued: let the next event try again (failing that, the mark expires).
-    with contextlib.suppress(RedisError):
-        wake_store().delete(key)
+    _wake_clear(endpoint_id)  # nothing is queued: let the next event try again
     return False
 
 
 def _wake_clear(endpoint_id: int) -> None:
+    """Remove the endpoint's mark (failing that, it expires within WAKE_SECONDS)."""
     store = wake_store()
     if store is not None:
         try:
@@ -334,36 +331,40 @@ def _processed_fields(order_view: OrderView, now) -> dict:
     }
 
 
-_MARK_PROCESSED = """
-UPDATE webhooks_event AS e SET
-    status = %s, processed_at = %s, updated_at = %s, last_error = '',
-    claimed_at = NULL, next_attempt_at = NULL,
-    order_view = CAST(v.order_view AS jsonb), order_id = v.order_id, customer_id = v.customer_id
-FROM (VALUES {rows}) AS v (id, order_view, order_id, customer_id)
-WHERE e.id = v.id
-"""
-
-
 def _mark_processed(events: list[Event], views: dict[str, OrderView], now) -> None:
-    """Write the outcome of a batch in one statement.
+    """Write the outcome of a batch (the _processed_fields of each event) in one statement.
 
     On PostgreSQL this is a single UPDATE … FROM (VALUES …): Django's bulk_update builds a
     CASE per column and event, which cost more than all of the batch's own SQL."""
+    rows = {event.pk: _processed_fields(views[event.pk], now) for event in events}
+    names = list(next(iter(rows.values())))
     if connection.vendor != "postgresql":
         for event in events:
-            fields = _processed_fields(views[event.pk], now)
-            for name, value in fields.items():
+            for name, value in rows[event.pk].items():
                 setattr(event, name, value)
-        Event.objects.bulk_update(events, list(fields))
+        Event.objects.bulk_update(events, names)
         return
-    params: list = [EventStatus.PROCESSED, now, now]
-    for event in events:
-        view = views[event.pk]
-        order_view = json.dumps(view.as_json())
-        params += [event.pk, order_view, view.order_id or "", view.customer_id or ""]
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(events))
+    fields = [Event._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(f.column)} = CAST(v.{quote(f.column)} AS {f.db_type(connection)})" for f in fields
+    )
+    placeholders = "({})".format(", ".join(["%s"] * (len(fields) + 1)))
+    sql = (
+        f"UPDATE {Event._meta.db_table} AS e SET {assignments}"  # noqa: S608  names from the model
+        f" FROM (VALUES {', '.join([placeholders] * len(events))})"
+        f" AS v (id, {', '.join(quote(f.column) for f in fields)}) WHERE e.id = v.id"
+    )
+    params = [
+        value
+        for event in events
+        for value in (
+            event.pk,
+            *(f.get_db_prep_save(rows[event.pk][f.name], connection) for f in fields),
+        )
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_PROCESSED.format(rows=rows), params)
+        cursor.execute(sql, params)
 
 
 def _succeeded(event: Event, started, now, trigger: str) -> ProcessingAttempt:
