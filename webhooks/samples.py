@@ -1,12 +1,19 @@
-"""Correctly signed sample deliveries for an endpoint, and sending them over HTTP."""
+"""Correctly signed sample deliveries for an endpoint, handed to this console's receiver in
+process or sent over HTTP."""
 
+import json
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlencode
+from io import BytesIO
+from urllib.parse import urlencode, urlsplit
 
 import httpx
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.urls import get_script_prefix, resolve
 
 from webhooks import crypto
 from webhooks.ids import ulid
@@ -28,6 +35,23 @@ class SampleDelivery:
     body: bytes
     headers: dict[str, str]
     event_type: str
+
+
+@dataclass(frozen=True)
+class SampleReceipt:
+    """What this console's receiver answered to a sample delivery."""
+
+    status_code: int
+    body: dict  # the receiver's JSON answer
+
+    @property
+    def event_id(self) -> str | None:
+        """The hookdesk event that holds the delivery, when the receiver stored it."""
+        return self.body.get("event") if self.status_code == 200 else None
+
+
+# The receiver's URL names: a sample is handed to nothing else.
+RECEIVER_VIEWS = {"webhooks:receive", "webhooks:receive-no-slash"}
 
 
 def sample_delivery(
@@ -73,3 +97,59 @@ def sample_send(
         return client.post(
             base_url.rstrip("/") + delivery.path, content=delivery.body, headers=delivery.headers
         )
+
+
+def sample_receive(*, delivery: SampleDelivery) -> SampleReceipt:
+    """Hand the delivery to this console's receiver in this process and return its answer.
+
+    The receiver's view gets a WSGI request built as a provider's HTTP delivery arrives: POST
+    to the delivery's path and query, its signed headers, the exact signed bytes as the input
+    stream, from 127.0.0.1. So the receiver itself checks the size limit and the signature on
+    the raw bytes, stores, enqueues after commit and maps a database failure to 503. No socket
+    is opened: a web worker serving the test helper never waits for another one to be free.
+
+    Call it outside a transaction, as a request handler is: the receiver's "stored" means
+    committed. Raises ValueError for a path that is not the receiver's."""
+    request = WSGIRequest(_environ(delivery))
+    match = resolve(request.path_info)
+    if match.view_name not in RECEIVER_VIEWS:
+        raise ValueError(f"{delivery.path!r} is not this console's receiver")
+    request.resolver_match = match
+    response = match.func(request, *match.args, **match.kwargs)
+    if callable(getattr(response, "render", None)):  # a DRF view answers unrendered
+        response = response.render()
+    # Not response.close(): it signals request_finished, which closes this thread's database
+    # connections under the request that is still running.
+    return SampleReceipt(status_code=response.status_code, body=json.loads(response.content))
+
+
+def _environ(delivery: SampleDelivery) -> dict:
+    """A WSGI environ for the delivery as a server would build it from an HTTP request to
+    the console's public address."""
+    public = urlsplit(settings.HOOKDESK["PUBLIC_BASE_URL"])
+    path, _, query = delivery.path.partition("?")
+    # The path is reversed, so it starts with the script prefix; the server splits it off.
+    script_name = get_script_prefix().rstrip("/")
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path.removeprefix(script_name),
+        "QUERY_STRING": query,
+        "SERVER_NAME": public.hostname or "127.0.0.1",
+        "SERVER_PORT": str(public.port or (443 if public.scheme == "https" else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": public.netloc,
+        "CONTENT_LENGTH": str(len(delivery.body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": public.scheme or "http",
+        "wsgi.input": BytesIO(delivery.body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for name, value in delivery.headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+    return environ

@@ -61,5 +61,17 @@ class TestWebhookInputSerializer(serializers.Serializer):
     customer_id = serializers.CharField(max_length=200, required=False)
 
 
+class TestWebhookOutputSerializer(serializers.Serializer):
+    status_code = serializers.IntegerField(help_text="the receiver's HTTP status")
+    response = serializers.DictField(help_text="the receiver's JSON answer")
+    event_type = serializers.CharField()
+    event = serializers.CharField(
+        allow_null=True, help_text="the hookdesk event id, when the receiver stored the event"
+    )
+    event_url = serializers.URLField(
+        allow_null=True, help_text="the event's page in the admin, when it was stored"
+    )
+
+
 class ReplayInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

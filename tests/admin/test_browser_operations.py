@@ -76,8 +76,17 @@ def test_it_sends_a_test_event_to_its_own_receiver(console, make_endpoint):
     page = console.login("oscar")
     page.goto(console.url + f"/admin/webhooks/endpoint/{endpoint.pk}/change/")
     follow(page, "#test-event-button")
-    assert "the receiver answered 200" in page.inner_text(".messagelist")
-    assert Event.objects.filter(endpoint=endpoint, event_type="order.created").count() == 1
+    assert "the receiver answered 200 and stored event" in page.inner_text(".messagelist")
+    event = Event.objects.get(endpoint=endpoint, event_type="order.created")
+    delivery = Delivery.objects.get(event=event)
+    assert (delivery.remote_addr, delivery.headers["user-agent"]) == (
+        "127.0.0.1",
+        "hookdesk-test-sender/1",
+    )
+
+    follow(page, ".messagelist a#test-event-link")
+    assert page.url == console.url + f"/admin/webhooks/event/{event.pk}/change/"
+    assert event.pk in page.inner_text("#content")
 
 
 def _snapshot() -> dict:

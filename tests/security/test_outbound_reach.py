@@ -1,8 +1,13 @@
-"""Where hookdesk's own HTTP requests can go: the test-webhook helper only to this console's
-receiver, outbound deliveries never along a redirect."""
+"""Where hookdesk's own requests can go: the test-webhook helper only to this console's
+receiver (in process, no connection), send_test_webhook and outbound deliveries never along a
+redirect."""
+
+import dataclasses
+import io
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from config.tokens import api_token_issue
@@ -12,7 +17,8 @@ from integrations.services import destination_create
 from integrations.transport import Transport
 from tests.integrations.support import Reply, Sink
 from tests.security.conftest import held_order
-from webhooks.models import Event
+from webhooks.models import Delivery, Event
+from webhooks.samples import sample_delivery, sample_receive
 
 
 @pytest.fixture
@@ -37,11 +43,10 @@ def operator(transactional_db):
     return client
 
 
-def test_it_posts_test_webhooks_only_to_its_own_receiver(
-    wide_live_server, operator, make_endpoint, sinks, settings
-):
-    settings.HOOKDESK = {**settings.HOOKDESK, "SELF_BASE_URL": wide_live_server.url}
+def test_it_hands_test_webhooks_only_to_its_own_receiver(operator, make_endpoint, sinks, settings):
     elsewhere = sinks()
+    # Even the configured public address is never contacted: the helper opens no connection.
+    settings.HOOKDESK = {**settings.HOOKDESK, "PUBLIC_BASE_URL": elsewhere.url}
     endpoint, _ = make_endpoint("standard")
 
     response = operator.post(
@@ -61,21 +66,40 @@ def test_it_posts_test_webhooks_only_to_its_own_receiver(
 @pytest.mark.parametrize("slug", ["../admin", "http://127.0.0.1:1/", "a/../../b", "x?y=1"])
 def test_it_takes_only_a_slug_as_the_target(operator, slug, settings, sinks):
     elsewhere = sinks()
-    settings.HOOKDESK = {**settings.HOOKDESK, "SELF_BASE_URL": elsewhere.url}
+    settings.HOOKDESK = {**settings.HOOKDESK, "PUBLIC_BASE_URL": elsewhere.url}
     response = operator.post("/api/v2/test/webhook", {"endpoint": slug}, format="json")
     assert response.status_code == 400
     assert elsewhere.received == []
 
 
-def test_it_does_not_follow_a_redirect_from_its_receiver(operator, make_endpoint, sinks, settings):
+@pytest.mark.parametrize(
+    "path", ["/api/v2/test/webhook", "/admin/webhooks/endpoint/", "/api/v2/blocks/", "/healthz"]
+)
+def test_it_hands_a_sample_to_no_view_but_the_receiver(make_endpoint, path):
+    # In process, a sample comes from 127.0.0.1 past every middleware: any other view would
+    # be called without the checks a request from outside gets.
+    endpoint, _ = make_endpoint("autranex")
+    aimed = dataclasses.replace(sample_delivery(endpoint=endpoint), path=path)
+
+    with pytest.raises(ValueError, match="not this console's receiver"):
+        sample_receive(delivery=aimed)
+
+    assert not Delivery.objects.exists()
+
+
+def test_it_does_not_follow_a_redirect_from_the_receiver_over_http(make_endpoint, sinks):
+    # send_test_webhook posts over HTTP to the address it is given.
     further = sinks()
     redirecting = sinks([Reply(307, headers={"Location": further.url})])
-    settings.HOOKDESK = {**settings.HOOKDESK, "SELF_BASE_URL": redirecting.url.rsplit("/", 2)[0]}
     endpoint, _ = make_endpoint("autranex")
 
-    response = operator.post("/api/v2/test/webhook", {"endpoint": endpoint.slug}, format="json")
+    with pytest.raises(CommandError, match="receiver answered 307"):
+        call_command(
+            "send_test_webhook", endpoint.slug, "--event-type", "order.held",
+            "--base-url", redirecting.url.rsplit("/", 2)[0], stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )  # fmt: skip
 
-    assert response.json()["status_code"] == 307
     assert len(redirecting.received) == 1
     assert further.received == []
 
