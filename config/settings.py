@@ -261,8 +261,6 @@ HOOKDESK = {
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
     "EVENT_CONSUMERS": ["rules.services.event_evaluate"],
     "PUBLIC_BASE_URL": env_str("HOOKDESK_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
-    # Where this console reaches its own receiver (the API's test-webhook helper posts here).
-    "SELF_BASE_URL": env_str("HOOKDESK_SELF_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}"),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1

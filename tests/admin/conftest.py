@@ -91,12 +91,8 @@ def staff(roles, people):
 
 @pytest.fixture
 def console(browser, wide_live_server, staff, settings):
-    # The console's links and its "send a test event" go to this live server.
-    settings.HOOKDESK = {
-        **settings.HOOKDESK,
-        "SELF_BASE_URL": wide_live_server.url,
-        "PUBLIC_BASE_URL": wide_live_server.url,
-    }
+    # The console's links go to this live server.
+    settings.HOOKDESK = {**settings.HOOKDESK, "PUBLIC_BASE_URL": wide_live_server.url}
     console = Console(browser, wide_live_server.url)
     yield console
     console.close()
