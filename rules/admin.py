@@ -35,7 +35,7 @@ from rules.services import (
     RuleError,
     block_create,
     block_update,
-    condition_validate,
+    block_values_clean,
     hold_needs_second_reviewer,
     hold_reject,
     hold_release_confirm,
@@ -55,11 +55,15 @@ class BlockForm(forms.ModelForm):
         model = Block
         fields = list(BLOCK_FIELDS)
 
-    def clean_condition(self):
+    def clean(self):
+        """The services' own checks, so that a save can only fail here, next to the field."""
+        cleaned = super().clean()
+        values = {name: cleaned[name] for name in BLOCK_FIELDS if name in cleaned}
         try:
-            return condition_validate(self.cleaned_data["condition"])
+            block_values_clean(values)
         except RuleError as error:
-            raise forms.ValidationError(str(error)) from None
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return cleaned
 
 
 class VersionInline(admin.TabularInline):
@@ -105,18 +109,20 @@ class BlockAdmin(admin.ModelAdmin):
         values = {
             name: form.cleaned_data[name] for name in BLOCK_FIELDS if name in form.cleaned_data
         }
-        try:
-            if change:
-                saved = block_update(block=obj, actor=request.user, **values)
-            else:
-                saved = block_create(actor=request.user, **values)
-        except RuleError as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return
+        # BlockForm.clean ran the services' checks, so these do not refuse the values.
+        if change:
+            saved = block_update(block=obj, actor=request.user, **values)
+        else:
+            saved = block_create(actor=request.user, **values)
         obj.pk, obj.block_id, obj.version = saved.pk, saved.block_id, saved.version
 
     def save_related(self, request, form, formsets, change):
-        """Versions are written by the services; there is nothing related to save."""
+        """Versions are written by the services; the version inline is read-only."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The read-only version inline is never saved, so it has nothing to report; the
+        # services keep the version history and the audit trail.
+        return super().construct_change_message(request, form, [], add)
 
     def _switch(self, request, queryset, status: str):
         switched = 0

@@ -74,7 +74,8 @@ def condition_validate(condition: str) -> str:
     return condition.strip()
 
 
-def _block_clean(values: dict[str, Any]) -> dict[str, Any]:
+def block_values_clean(values: dict[str, Any]) -> dict[str, Any]:
+    """The block fields as stored, or RuleError naming the field at fault."""
     clean = dict(values)
     if "condition" in clean:
         clean["condition"] = condition_validate(clean["condition"])
@@ -112,7 +113,7 @@ def block_create(*, actor=None, **values) -> Block:
     for required in ("name", "condition"):
         if not values.get(required):
             raise RuleError(f"{required} is required", field=required)
-    block = Block.objects.create(**_block_clean(values))
+    block = Block.objects.create(**block_values_clean(values))
     caches_clear()
     _version_record(block, actor)
     audit_record(
@@ -129,7 +130,7 @@ def block_update(*, block: Block, actor=None, reason: str = "", **changes) -> Bl
     unknown = set(changes) - set(BLOCK_FIELDS)
     if unknown:
         raise RuleError(f"unknown fields: {', '.join(sorted(unknown))}")
-    clean = _block_clean(changes)
+    clean = block_values_clean(changes)
     with transaction.atomic():
         # Lock so two concurrent edits get consecutive versions instead of one lost update.
         block = Block.objects.select_for_update().get(pk=block.pk)
