@@ -3,6 +3,7 @@
 Shadow blocks are evaluated and recorded but never act."""
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ def compiled(condition: str) -> Condition:
 class Match:
     block: Block
     evaluation: Evaluation
+    #: Signals the condition reads and could not be computed, with why: the block matched
+    #: because the rules fail closed, not because its condition held.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,17 +80,28 @@ def signals_needed(blocks: list[Block]) -> frozenset[str]:
     return frozenset(names)
 
 
-def blocks_evaluate(blocks: list[Block], signals: dict[str, Any]) -> Outcome:
+def blocks_evaluate(
+    blocks: list[Block], signals: dict[str, Any], unreadable: Mapping[str, str] | None = None
+) -> Outcome:
+    """`unreadable`: signals the payload carries but that could not be computed (see
+    rules.risk_signals.signals_unreadable). The rules fail closed on them: a hold or flag
+    block that reads one matches, an allow block that reads one does not."""
     outcome = Outcome()
+    unreadable = unreadable or {}
     for action in ACTION_ORDER:
         for block in (b for b in blocks if b.action == action):
-            evaluation = compiled(block.condition).evaluate(signals)
-            if not evaluation.matched:
+            condition = compiled(block.condition)
+            evaluation = condition.evaluate(signals)
+            unread = {n: why for n, why in unreadable.items() if n in condition.signal_names}
+            if unread and action == BlockAction.ALLOW:
                 continue
+            if not (evaluation.matched or unread):
+                continue
+            match = Match(block, evaluation, unread)
             if block.status == BlockStatus.SHADOW:
-                outcome.shadow.append(Match(block, evaluation))
+                outcome.shadow.append(match)
             elif action not in outcome.first:
-                outcome.first[action] = Match(block, evaluation)
+                outcome.first[action] = match
     return outcome
 
 
@@ -96,6 +111,7 @@ def reasons_for(match: Match) -> list[str]:
         f"{name}={value!s}" for name, value in sorted(match.evaluation.values.items())
     )
     reasons = [f"{match.block.name}: {match.block.condition}"]
+    reasons += sorted(set(match.unreadable.values()))
     if values:
         reasons.append(f"signals: {values}")
     return reasons

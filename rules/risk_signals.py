@@ -84,6 +84,33 @@ def ofac_regions() -> list[str]:
     )
 
 
+# The signals each canonical field feeds. When the payload carries a field the view cannot hold,
+# these signals are unreadable: not the stored order's older value, and not plain unknown.
+_FIELD_SIGNALS = {
+    "amount": ("order_value",),
+    "currency": ("currency",),
+    "ship_to_country": ("ship_to_country",),
+    "bill_to_country": ("bill_to_country",),
+    "payment_method": ("payment_method", "payment_methods_count", "first_time_amex"),
+    "customer_id": (
+        "customer_age_days",
+        "customer_order_count",
+        "customer_avg_order_value",
+        "payment_methods_count",
+        "first_time_amex",
+    ),
+}
+
+
+def signals_unreadable(view: OrderView) -> dict[str, str]:
+    """Signal name -> why it cannot be computed, from the view's unreadable fields."""
+    unreadable: dict[str, str] = {}
+    for field_name, why in view.unreadable.items():
+        for name in _FIELD_SIGNALS.get(field_name, ()):
+            unreadable.setdefault(name, f"{field_name} not representable ({why})")
+    return unreadable
+
+
 # Signals that need a history query, by the lookup that serves them.
 _HISTORY_SIGNALS = {"customer_age_days", "customer_order_count", "customer_avg_order_value"}
 _PAYMENT_SIGNALS = {"payment_methods_count", "first_time_amex"}
@@ -133,6 +160,8 @@ def signals_compute(
         signals["first_time_amex"] = (
             None if method is None else (method == "amex" and "amex" not in methods)
         )
+    for name in signals_unreadable(view):
+        signals[name] = None
     return {name: value for name, value in signals.items() if name in names}
 
 

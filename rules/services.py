@@ -39,6 +39,7 @@ from rules.risk_signals import (
     payment_method_remember,
     signals_compute,
     signals_for_json,
+    signals_unreadable,
 )
 from rules.signals import hold_changed
 from webhooks import plain_sql
@@ -245,7 +246,7 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
         method=order_view.payment_method,
         at=event.received_at,
     )
-    outcome = blocks_evaluate(blocks, signals)
+    outcome = blocks_evaluate(blocks, signals, signals_unreadable(order_view))
     matches = [*outcome.first.values(), *outcome.shadow]
     if matches:
         _decisions_record(event, order, matches)
@@ -520,7 +521,7 @@ def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, 
         SignalInputs.of(event, order_view, order),
         ofac=ofac_regions_cached(),
     )
-    outcome = blocks_evaluate(blocks, signals)
+    outcome = blocks_evaluate(blocks, signals, signals_unreadable(order_view))
     upstream = _is_upstream_hold(event)
     if not upstream and outcome.holds is None:
         return None

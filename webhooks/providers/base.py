@@ -15,6 +15,20 @@ MAX_EVENT_TYPE_LENGTH = 100
 # Orders store amounts as numeric(18, 4): fewer than fourteen digits before the point.
 MAX_AMOUNT = Decimal(10) ** 14
 MAX_JSON_DEPTH = 32
+# The columns the canonical order view is stored in (orders, events, holds). A longer value is
+# recorded as unknown with a note, never cut: a cut id would merge two orders.
+CANONICAL_MAX_LENGTHS = {
+    "order_id": 200,
+    "customer_id": 200,
+    "currency": 10,
+    "ship_to_country": 3,
+    "bill_to_country": 3,
+    "payment_method": 50,
+    "payment_id": 200,
+    "upstream_block_id": 100,
+}
+# Text longer than this is not read at all: no canonical column comes near it.
+MAX_READ_TEXT = 1000
 
 
 class SignatureError(Exception):
@@ -86,9 +100,15 @@ def parse_hex_digest(value: str, header: str) -> bytes:
     return bytes.fromhex(value)
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object. The non-standard tokens NaN and Infinity are refused: no
+    sender following RFC 8259 writes them, and an amount of Infinity must not pass as unknown."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError and UnicodeDecodeError.
         raise EnvelopeError("body is not valid JSON") from None
@@ -132,24 +152,24 @@ def optional_str(data: Mapping[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value.strip() and storable_text(value):
-            return value.strip()[:200]
+            return value.strip()[:MAX_READ_TEXT]
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
     return None
 
 
 def optional_amount(data: Mapping[str, Any], *keys: str) -> Decimal | None:
+    """The first number among `keys`, as given: OrderView records one it cannot store (too
+    large, not finite) as unreadable rather than unknown, so that the rules fail closed."""
     for key in keys:
         value = data.get(key)
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float | str):
             try:
-                amount = Decimal(str(value))
+                return Decimal(str(value)[:MAX_READ_TEXT])
             except InvalidOperation:
                 continue
-            if storable_amount(amount):
-                return amount
     return None
 
 
@@ -159,6 +179,12 @@ def storable_amount(amount: Decimal) -> bool:
     if not amount.is_finite() or amount.adjusted() >= 14:
         return False
     return abs(amount.quantize(Decimal("0.0001"))) < MAX_AMOUNT
+
+
+def amount_problem(amount: Decimal) -> str:
+    if not amount.is_finite():
+        return "not a finite number"
+    return "outside what an order holds (under 10^14, four decimal places)"
 
 
 def storable_json(value: Any, depth: int = 0) -> bool:
@@ -186,7 +212,7 @@ def optional_country(data: Mapping[str, Any], *keys: str) -> str | None:
         if isinstance(value, dict):
             value = value.get("country") or value.get("country_code")
         if isinstance(value, str) and value.strip() and storable_text(value):
-            return value.strip().upper()[:3]
+            return value.strip().upper()[:MAX_READ_TEXT]
     return None
 
 
@@ -215,6 +241,23 @@ class OrderView:
     payment_id: str | None = None
     upstream_block_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Fields the event carries with a value the view cannot hold, each with why: unknown to
+    #: the rules like an absent field, except that a live block reading one fails closed.
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Every view is checked against its columns where it is made, so no caller can store
+        # or evaluate a value that does not fit.
+        unreadable = dict(self.unreadable)
+        for name, limit in CANONICAL_MAX_LENGTHS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                unreadable[name] = f"longer than {limit} characters"
+                object.__setattr__(self, name, None)
+        if self.amount is not None and not storable_amount(self.amount):
+            unreadable["amount"] = amount_problem(self.amount)
+            object.__setattr__(self, "amount", None)
+        object.__setattr__(self, "unreadable", unreadable)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
