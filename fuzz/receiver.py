@@ -3,7 +3,7 @@ handling into the view, with the database behind it.
 
 Invariants: never a 5xx or an exception; every answer is JSON; a refused delivery stores no
 event (but is recorded as a delivery with the status it got); an accepted one stores exactly
-the bytes that were sent."""
+the bytes that were sent, and processing it never fails on its shape."""
 
 import secrets as random
 import time
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import transaction
 from django.test import Client, override_settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,9 @@ from fuzz import strategies as fs
 from fuzz.providers import SAMPLES, reference_headers, signed_by
 from fuzz.runner import Property, ServerError, Target, require
 from webhooks.models import Delivery, EndpointState, Event
+from webhooks.processing import event_consume
+from webhooks.providers import OrderView
+from webhooks.providers.base import CANONICAL_MAX_LENGTHS
 from webhooks.services import endpoint_create
 
 LIMIT = 1024
@@ -109,6 +113,28 @@ def _recorded(status: int) -> None:
     require(latest == status, f"the delivery was recorded as {latest}, answered {status}")
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def processed_then_rolled_back(event: Event) -> OrderView:
+    """Run every consumer on the event, as a worker does, inside a transaction that is then
+    rolled back: the database checks every write, and a fuzz run keeps no orders or holds."""
+    try:
+        with transaction.atomic():
+            view = event_consume(event)
+            raise _RolledBack(view)
+    except _RolledBack as done:
+        return done.args[0]
+
+
+def _fits(view: OrderView) -> None:
+    for name, limit in CANONICAL_MAX_LENGTHS.items():
+        value = getattr(view, name)
+        require(value is None or len(value) <= limit, f"order view {name} longer than {limit}")
+    require(view.amount is None or view.amount.is_finite(), "order view amount not finite")
+
+
 def forged_check(receiver: Receiver):
     """Anything without a valid signature: 401, or 413 when too large."""
 
@@ -141,6 +167,9 @@ def authentic_check(receiver: Receiver):
             stored = Event.objects.get(pk=answer["event"])
             if answer["status"] == "received":
                 require(bytes(stored.body) == body, "stored bytes differ from those sent")
+                # An authentic payload never fails processing: whatever its shape, its
+                # canonical view fits the columns and every consumer's writes are accepted.
+                _fits(processed_then_rolled_back(stored))
         elif status == 413:
             require(len(body) > LIMIT, "413 for a body within the limit")
         elif status == 400:

@@ -280,7 +280,7 @@ def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str
             )
             if any(held.get(event.pk) != event.attempts for event in events):
                 return None
-            views = {event.pk: _consume(event) for event in events}
+            views = {event.pk: event_consume(event) for event in events}
             now = timezone.now()
             _mark_processed(events, views, now)
             plain_sql.insert_many(
@@ -298,7 +298,7 @@ def _attempt(event: Event, trigger: str) -> str | None:
     started = timezone.now()
     try:
         with transaction.atomic():
-            _finish(event, started, trigger, order_view=_consume(event))
+            _finish(event, started, trigger, order_view=event_consume(event))
     except ClaimLost:
         logger.warning("event %s: claim lost to another run, its work was discarded", event.pk)
         return None
@@ -308,7 +308,7 @@ def _attempt(event: Event, trigger: str) -> str | None:
     return EventStatus.PROCESSED
 
 
-def _consume(event: Event) -> OrderView:
+def event_consume(event: Event) -> OrderView:
     """Hand the event and its order view to every consumer; returns the view."""
     order_view = event_order_view(event)
     for consumer in event_consumers():
