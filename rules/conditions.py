@@ -207,7 +207,7 @@ def _scan_token(source: str, position: int) -> _Token:
     for symbol in _SYMBOLS:
         if source.startswith(symbol, position):
             return _Token(symbol, symbol, position)
-    return _invalid_character(char, position)
+    return _invalid_character(source, position)
 
 
 def _scan_while(source: str, position: int, accept: Callable[[str], bool]) -> int:
@@ -288,7 +288,16 @@ def _scan_string(source: str, position: int) -> _Token:
     )
 
 
-def _invalid_character(char: str, position: int) -> _Token:
+# Operators other languages spell the other way round, and the spelling meant.
+_REVERSED_OPERATORS = {"=>": ">=", "=<": "<="}
+
+
+def _invalid_character(source: str, position: int) -> _Token:
+    char = source[position]
+    pair = source[position : position + 2]
+    if pair in _REVERSED_OPERATORS:
+        meant = _REVERSED_OPERATORS[pair]
+        return _invalid(pair, position, f"{meant!r} (written {meant}, not {pair})", _quote(pair))
     if char == "=":
         return _invalid(char, position, "'==' (a single '=' is not an operator)", _quote(char))
     if char == "!":

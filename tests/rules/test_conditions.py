@@ -265,6 +265,8 @@ def test_it_reads_string_escapes():
         ("order_value > 5000usd", 14, "a number (digits with an optional decimal point)"),
         ("order_value > .5", 14, "an operand"),
         ("order_value = 5", 12, "'==' (a single '=' is not an operator)"),
+        ("order_value => 5", 12, "'>=' (written >=, not =>)"),
+        ("order_value =< 5", 12, "'<=' (written <=, not =<)"),
         ("order_value ! 5", 12, "'!='"),
         ("Order_Value > 5", 0, "a signal name (lowercase ASCII letters, digits and underscores)"),
         ("ordér > 5", 0, "a signal name (lowercase ASCII letters, digits and underscores)"),
