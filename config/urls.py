@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path, re_path
 from django.views import defaults
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -12,6 +16,21 @@ from webhooks.health import healthz, metrics
 admin.site.site_header = "hookdesk"
 admin.site.site_title = "hookdesk"
 admin.site.index_title = "Webhook operations console"
+
+# The console's mark: a hook on the admin's blue, small enough to answer without a file.
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#417690"/>'
+    '<path d="M19 6v13a5 5 0 0 1-10 0v-3" fill="none" stroke="#fff" stroke-width="3"'
+    ' stroke-linecap="round"/></svg>'
+)
+
+
+@require_safe
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def favicon(request):
+    return HttpResponse(FAVICON_SVG, content_type="image/svg+xml")
+
 
 router = SimpleRouter(trailing_slash="/?")
 router.register("holds", HoldViewSet, basename="hold")
@@ -35,6 +54,9 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("admin/console/", include("webhooks.console.urls")),
     path("admin/", admin.site.urls),
+    # The admin's "View site" and a bare host name open the console.
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 _JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics")

@@ -61,6 +61,8 @@ API = [
     ("api-docs", "get", "/api/docs/", None, PUBLIC),
     ("healthz", "get", "/healthz", None, PUBLIC),
     ("metrics", "get", "/metrics", None, PUBLIC),
+    ("home", "get", "/", None, PUBLIC),
+    ("favicon", "get", "/favicon.ico", None, PUBLIC),
 ]  # fmt: skip
 # Authenticated by the provider's signature, not by a role: unsigned, everyone gets 401.
 RECEIVER = {"receive", "receive-no-slash"}
