@@ -209,6 +209,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EventStatusEnum": "webhooks.models.EventStatus",
         "OutboundDeliveryStatusEnum": "integrations.models.DeliveryStatus",
+        "BacktestStatusEnum": "rules.models.BacktestStatus",
     },
 }
 
@@ -261,6 +262,10 @@ HOOKDESK = {
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
     "EVENT_CONSUMERS": ["rules.services.event_evaluate"],
     "PUBLIC_BASE_URL": env_str("HOOKDESK_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # POST /api/v2/blocks/<id>/backtest/ works its run for up to this long and answers the
+    # result (200); a run still going then is left to the cluster and answered 202. Keep it
+    # well below the web server's timeout.
+    "BACKTEST_WAIT_SECONDS": env_int("HOOKDESK_BACKTEST_WAIT_SECONDS", 5),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1

@@ -1,5 +1,7 @@
 """Hold blocks and their versions, orders as hookdesk knows them, held orders, decisions,
-and the operator-editable risk lists."""
+the operator-editable risk lists and backtest runs."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -304,3 +306,63 @@ class ReleaseRequest(models.Model):
 
     def __str__(self) -> str:
         return f"release of {self.hold_id} requested by {self.requested_by_id}"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class BacktestRun(models.Model):
+    """One backtest of a block, worked through in the background in chunks. The block is
+    evaluated as it was when the run started (its version and condition are kept here), so an
+    edit made meanwhile does not change a run half-way. `state` and `cursor_*` are where the
+    next chunk starts; `result` is `BacktestResult.as_json()`, partial until the run is done."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="backtest_runs")
+    block_version = models.PositiveIntegerField(help_text="The block's version when started.")
+    condition = models.TextField(help_text="The condition evaluated: the block's when started.")
+    action = models.CharField(max_length=10, choices=BlockAction.choices)
+    event_types = models.JSONField(default=list, blank=True)
+    since = models.DateTimeField(help_text="Events received from this moment on.")
+    until = models.DateTimeField(help_text="Events received before this moment (exclusive).")
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Events in the period, counted by the first chunk."
+    )
+    done = models.PositiveIntegerField(default=0, help_text="Events evaluated so far.")
+    result = models.JSONField(default=dict, blank=True)
+    state = models.JSONField(
+        default=dict, blank=True, help_text="What the next chunk needs: the orders matched so far."
+    )
+    chunk = models.PositiveIntegerField(default=0, help_text="Chunks claimed so far.")
+    cursor_received_at = models.DateTimeField(null=True, blank=True)
+    cursor_event_id = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="backtestrun_created"),
+            models.Index(fields=["status", "-created_at"], name="backtestrun_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        started = f"{self.created_at:%Y-%m-%d %H:%M}"
+        return f"backtest of {self.block.name} v{self.block_version} ({started})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BacktestStatus.DONE, BacktestStatus.CANCELLED, BacktestStatus.FAILED)
