@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from config.api import json_not_found, json_server_error
-from rules.api import BlockViewSet, HoldViewSet, OrderDetail
+from rules.api import BacktestRunViewSet, BlockViewSet, HoldViewSet, OrderDetail
 from webhooks.api import EventViewSet, TestWebhook
 from webhooks.health import healthz, metrics
 
@@ -35,6 +35,7 @@ def favicon(request):
 router = SimpleRouter(trailing_slash="/?")
 router.register("holds", HoldViewSet, basename="hold")
 router.register("blocks", BlockViewSet, basename="block")
+router.register("backtests", BacktestRunViewSet, basename="backtest")
 router.register("events", EventViewSet, basename="event")
 
 api_v2 = [

@@ -1,7 +1,8 @@
-"""REST API for orders, holds and blocks. Views parse and authorise; services decide."""
+"""REST API for orders, holds, blocks and backtest runs. Views parse and authorise; services
+decide."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -9,16 +10,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
-from rules.backtest import block_backtest
-from rules.models import Block, HeldOrder, Order, ReleaseRequest
+from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
+from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order, ReleaseRequest
 from rules.serializers import (
     BacktestInputSerializer,
+    BacktestResultSerializer,
+    BacktestRunAcceptedSerializer,
+    BacktestRunSerializer,
     BlockSerializer,
     BlockVersionSerializer,
     DecisionInputSerializer,
     HoldSerializer,
     OrderPatchSerializer,
     OrderSerializer,
+    backtest_run_result,
 )
 from rules.services import (
     HoldConflict,
@@ -183,15 +188,58 @@ class BlockViewSet(
         block = self.get_object()
         return Response(BlockVersionSerializer(block.versions.all(), many=True).data)
 
-    @extend_schema(request=BacktestInputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=BacktestInputSerializer,
+        responses={
+            200: BacktestResultSerializer,
+            202: BacktestRunAcceptedSerializer,
+            400: ERROR_SCHEMA,
+            500: ERROR_SCHEMA,
+        },
+        description="Runs the block over processed events received in [since, until) "
+        "(default: the 7 days up to now) and answers what it would have held. A run still "
+        "going after HOOKDESK_BACKTEST_WAIT_SECONDS goes on in the background: the answer is "
+        "then 202 with the run's `url` to follow.",
+    )
     @action(detail=True, methods=["post"])
     def backtest(self, request, block_id=None):
         block = self.get_object()
         data = BacktestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = block_backtest(
+        run = backtest_run_start(
             block=block,
             since=data.validated_data.get("since"),
             until=data.validated_data.get("until"),
+            actor=request.user,
+            queue=False,
         )
-        return Response(result.as_json())
+        run = backtest_run_work(run=run, seconds=settings.HOOKDESK["BACKTEST_WAIT_SECONDS"])
+        if run.status == BacktestStatus.DONE:
+            return Response(backtest_run_result(run))
+        if run.status == BacktestStatus.FAILED:
+            return Response(
+                {"error": "the backtest failed; it has been logged", "id": str(run.pk)},
+                status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
+        return Response(BacktestRunAcceptedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BacktestRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Backtest runs started by POST /api/v2/blocks/<block_id>/backtest/."""
+
+    serializer_class = BacktestRunSerializer
+    permission_classes = [HasModelPermission]
+    # Whoever may start a backtest may follow and stop one.
+    required_permissions = {"retrieve": "rules.change_block", "cancel": "rules.change_block"}
+    queryset = BacktestRun.objects.select_related("block", "created_by")
+
+    @extend_schema(request=None, responses={200: BacktestRunSerializer, 409: ERROR_SCHEMA})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        if not backtest_run_cancel(run=run):
+            return Response(
+                {"error": f"the backtest has already finished ({run.status})"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(self.get_serializer(run).data)

@@ -1,8 +1,18 @@
-"""API shapes of blocks, holds and orders."""
+"""API shapes of blocks, backtests, holds and orders."""
 
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rules.models import Block, BlockAction, BlockStatus, HeldOrder, Order
+from rules.models import (
+    BacktestRun,
+    BacktestStatus,
+    Block,
+    BlockAction,
+    BlockStatus,
+    HeldOrder,
+    Order,
+)
 from webhooks.providers.base import storable_json
 
 
@@ -148,3 +158,67 @@ class BacktestInputSerializer(serializers.Serializer):
         if since and until and since >= until:
             raise serializers.ValidationError("since must be before until")
         return attrs
+
+
+class BacktestResultSerializer(serializers.Serializer):
+    """What a block would have held: `BacktestResult.as_json()` and the run it came from."""
+
+    id = serializers.UUIDField(help_text="The backtest run: GET /api/v2/backtests/<id>/.")
+    block_id = serializers.CharField()
+    action = serializers.ChoiceField(choices=BlockAction.choices)
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+    events_evaluated = serializers.IntegerField()
+    orders_matched = serializers.IntegerField()
+    would_hold = serializers.IntegerField()
+    total_value = serializers.CharField(help_text="A decimal, as a string.")
+    sample = serializers.ListField(child=serializers.DictField())
+    truncated = serializers.BooleanField()
+
+
+class BacktestProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(help_text="Events evaluated so far.")
+    total = serializers.IntegerField(
+        allow_null=True, help_text="Events in the period; null until counted."
+    )
+
+
+class BacktestRunAcceptedSerializer(serializers.Serializer):
+    """A run still going: follow `url`."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=BacktestStatus.choices)
+    progress = BacktestProgressSerializer(source="*")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, run) -> str:
+        return reverse("backtest-detail", kwargs={"pk": run.pk})
+
+
+class BacktestRunSerializer(BacktestRunAcceptedSerializer):
+    block_id = serializers.CharField(source="block.block_id")
+    block_version = serializers.IntegerField()
+    condition = serializers.CharField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    error = serializers.CharField()
+    created_by = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    result = serializers.SerializerMethodField(
+        help_text="The backtest's result (as POST …/backtest/ answers it) once done; else null."
+    )
+
+    def get_created_by(self, run) -> str | None:
+        return run.created_by.get_username() if run.created_by else None
+
+    @extend_schema_field(BacktestResultSerializer(allow_null=True))
+    def get_result(self, run) -> dict | None:
+        if run.status != BacktestStatus.DONE:
+            return None
+        return backtest_run_result(run)
+
+
+def backtest_run_result(run: BacktestRun) -> dict:
+    """A finished run's answer: its result with the run's id."""
+    return {"id": str(run.pk), **run.result}

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from integrations.models import OutboundDelivery
 from integrations.services import destination_create
+from rules.backtest import backtest_run_start
 from rules.models import Block
 from rules.services import block_create
 from tests.security.conftest import held_order
@@ -38,6 +39,8 @@ API = [
     ("block-detail", "patch", "/api/v2/blocks/{block}/", {"priority": 5}, OPS),
     ("block-versions", "get", "/api/v2/blocks/{block}/versions/", None, READERS),
     ("block-backtest", "post", "/api/v2/blocks/{block}/backtest/", {}, OPS),
+    ("backtest-detail", "get", "/api/v2/backtests/{backtestrun}/", None, OPS),
+    ("backtest-cancel", "post", "/api/v2/backtests/{backtestrun}/cancel/", None, OPS),
     ("event-list", "get", "/api/v2/events/", None, READERS),
     ("event-detail", "get", "/api/v2/events/{event}/", None, READERS),
     ("event-replay", "post", "/api/v2/events/{event}/replay/", {}, OPS),
@@ -96,11 +99,13 @@ def world(make_endpoint, people):
         name="Holds", kind=AlertThreshold._meta.get_field("kind").choices[0][0],
         limit=Decimal(1), window_minutes=60, min_events=1, recipients="ops@example.invalid",
     )  # fmt: skip
+    block = block_create(name="High value", condition="order_value > 5000")
     return {
         "slug": endpoint.slug,
         "endpoint": endpoint,
         "hold": hold.id,
-        "block": block_create(name="High value", condition="order_value > 5000").block_id,
+        "block": block.block_id,
+        "backtestrun": backtest_run_start(block=block, queue=False).pk,
         "event": hold.event_id,
         "destination": destination.pk,
         "delivery": OutboundDelivery.objects.get(hold=hold).pk,
@@ -151,6 +156,7 @@ ADMIN_WRITES = {
     "webhooks.alert": {"add": set(), "change": OPS, "delete": set()},
     "webhooks.auditentry": {"add": set(), "change": set(), "delete": set()},
     "rules.block": {"add": OPS, "change": OPS, "delete": set()},
+    "rules.backtestrun": {"add": set(), "change": set(), "delete": set()},
     "rules.heldorder": {"add": set(), "change": set(), "delete": set()},
     "rules.reviewpolicy": {"add": set(), "change": OPS, "delete": set()},
     "rules.order": {"add": set(), "change": REVIEWER, "delete": set()},
@@ -171,6 +177,8 @@ ADMIN_ACTIONS = {
     "webhooks_replayrun_resume": ("post", OPS),
     "webhooks_alert_acknowledge": ("post", OPS),
     "rules_block_backtest": ("post", OPS),
+    "rules_backtestrun_progress": ("get", READERS),
+    "rules_backtestrun_cancel": ("post", OPS),
     "rules_heldorder_decide": ("post", REVIEWER),
     "console-dashboard": ("get", READERS),
     "auth_user_password_change": ("get", set()),
@@ -201,6 +209,8 @@ def _action_url(name, world):
         "webhooks_replayrun_resume": [world["replayrun"].pk],
         "webhooks_alert_acknowledge": [world["alert"].pk],
         "rules_block_backtest": [Block.objects.get(block_id=world["block"]).pk],
+        "rules_backtestrun_progress": [world["backtestrun"]],
+        "rules_backtestrun_cancel": [world["backtestrun"]],
         "rules_heldorder_decide": [world["hold"]],
         "auth_user_password_change": [endpoint.pk],  # any id: refused before the lookup
     }
