@@ -1,23 +1,23 @@
 """Admin for the review queue (held orders: release and reject with a reason, four eyes above
 an amount), blocks (validated, versioned and audited through the services; status switching;
-backtest), orders, decisions, risk lists and the review policy."""
-
-from datetime import datetime, time
+backtest runs with their progress), orders, decisions, risk lists and the review policy."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.views.decorators.http import require_POST
 
-from rules.backtest import block_backtest
+from rules.backtest import backtest_run_cancel, backtest_run_start
 from rules.models import (
+    BacktestRun,
     Block,
     BlockStatus,
     BlockVersion,
@@ -78,17 +78,27 @@ class VersionInline(admin.TabularInline):
         return False
 
 
+def _datetime_local() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
 class BacktestForm(forms.Form):
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Exclusive. Empty: up to now.",
+    """A period to the minute. A browser sends datetime-local values without a zone: the
+    form reads them in the current time zone."""
+
+    since = forms.DateTimeField(
+        required=False, widget=_datetime_local(), help_text="Empty: 7 days before Until."
+    )
+    until = forms.DateTimeField(
+        required=False, widget=_datetime_local(), help_text="Exclusive. Empty: now."
     )
 
-
-def _day_start(day) -> datetime | None:
-    return timezone.make_aware(datetime.combine(day, time.min)) if day else None
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since >= until:
+            raise forms.ValidationError("Since must be before Until.")
+        return cleaned
 
 
 @admin.register(Block)
@@ -162,18 +172,20 @@ class BlockAdmin(admin.ModelAdmin):
         ]
 
     def backtest_view(self, request, pk: int):
-        """Run the block over stored events of a period; shows what it would have held."""
+        """Start a backtest run of the block over a period; its progress page shows what the
+        block would have held."""
         if not self.has_change_permission(request):
             raise PermissionDenied
         block = get_object_or_404(Block, pk=pk)
         form = BacktestForm(request.POST or None)
-        result = None
         if request.method == "POST" and form.is_valid():
-            result = block_backtest(
+            run = backtest_run_start(
                 block=block,
-                since=_day_start(form.cleaned_data["since"]),
-                until=_day_start(form.cleaned_data["until"]),
-            ).as_json()
+                since=form.cleaned_data["since"],
+                until=form.cleaned_data["until"],
+                actor=request.user,
+            )
+            return HttpResponseRedirect(reverse("admin:rules_backtestrun_change", args=[run.pk]))
         return TemplateResponse(
             request,
             "admin/rules/block/backtest.html",
@@ -183,7 +195,7 @@ class BlockAdmin(admin.ModelAdmin):
                 "opts": self.opts,
                 "rule_block": block,
                 "form": form,
-                "result": result,
+                "recent_runs": block.backtest_runs.all()[:5],
             },
         )
 
@@ -458,3 +470,73 @@ class RiskListEntryAdmin(admin.ModelAdmin):
     list_display = ("list_name", "value", "label", "added_at")
     list_filter = ("list_name",)
     search_fields = ("value", "label")
+
+
+# --- Backtest runs -----------------------------------------------------------------------------
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "block", "block_version", "since", "until", "status",
+                    "progress", "matched", "created_by")  # fmt: skip
+    list_filter = ("status",)
+    list_select_related = ("block", "created_by")
+    change_form_template = "admin/rules/backtestrun/progress.html"
+
+    @admin.display(description="Done")
+    def progress(self, obj):
+        return f"{obj.done} / {obj.total if obj.total is not None else '…'}"
+
+    @admin.display(description="Orders matched")
+    def matched(self, obj):
+        return obj.result.get("orders_matched", 0)
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:pk>/progress.json",
+                self.admin_site.admin_view(self.progress_json),
+                name="rules_backtestrun_progress",
+            ),
+            path(
+                "<uuid:pk>/cancel/",
+                self.admin_site.admin_view(require_POST(self.cancel_view)),
+                name="rules_backtestrun_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_json(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(BacktestRun, pk=pk)
+        return JsonResponse(
+            {
+                "status": run.status,
+                "finished": run.finished,
+                "total": run.total,
+                "done": run.done,
+                "orders_matched": run.result.get("orders_matched", 0),
+                "error": run.error,
+            }
+        )
+
+    def cancel_view(self, request, pk):
+        # Whoever may start a backtest may stop one.
+        if not request.user.has_perm("rules.change_block"):
+            raise PermissionDenied
+        run = get_object_or_404(BacktestRun, pk=pk)
+        if backtest_run_cancel(run=run):
+            self.message_user(request, "The backtest was cancelled.")
+        else:
+            self.message_user(request, "The backtest had already finished.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:rules_backtestrun_change", args=[run.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {
+            "run": run,
+            "can_cancel": request.user.has_perm("rules.change_block"),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)

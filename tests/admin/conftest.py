@@ -36,8 +36,8 @@ class Console:
     def __init__(self, browser, url: str):
         self.browser, self.url, self.contexts = browser, url, []
 
-    def login(self, username: str, password: str | None = None):
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+    def login(self, username: str, password: str | None = None, *, width: int = 1280):
+        context = self.browser.new_context(viewport={"width": width, "height": 900})
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         page = context.new_page()
@@ -67,8 +67,9 @@ def roles(transactional_db):
     wanted: dict[str, set] = {}
     for name, codenames in _migration("0003_roles").ROLES.items():
         wanted.setdefault(name, set()).update(codenames)
-    for name, codenames in _migration("0005_console_roles").ADDED.items():
-        wanted.setdefault(name, set()).update(codenames)
+    for added in ("0005_console_roles", "0007_backtest_run_roles"):
+        for name, codenames in _migration(added).ADDED.items():
+            wanted.setdefault(name, set()).update(codenames)
     for name, codenames in wanted.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from rules.models import Block, BlockStatus, Decision, HeldOrder
+from rules.models import BacktestRun, Block, BlockStatus, Decision, HeldOrder
 from rules.services import block_create
 from tests.admin.conftest import follow, order_created
 from tests.postgres import requires_postgres
@@ -202,8 +202,11 @@ def test_it_validates_backtests_and_switches_blocks(console, hold_for):
 
     page.goto(console.url + f"/admin/rules/block/{block.pk}/change/")
     follow(page, "#backtest-link")
+    page.fill("#id_since", "2026-01-02T10:00")
+    page.fill("#id_until", "2026-01-01T10:00")
     follow(page, "#run-backtest")
-    assert page.inner_text("#orders-matched") == "1"
+    assert "Since must be before Until." in page.inner_text("#content-main")
+    assert not BacktestRun.objects.exists()
 
     page.goto(console.url + "/admin/rules/block/")
     page.check(f"input[name=_selected_action][value='{block.pk}']")

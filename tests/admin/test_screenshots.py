@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from rules.models import HeldOrder, HoldStatus
+from rules.backtest import backtest_run_step
+from rules.models import BacktestRun, HeldOrder, HoldStatus
 from rules.services import block_create
 from tests.admin.conftest import follow, order_created
 from tests.admin.test_browser_operations import post_signed
@@ -92,5 +93,7 @@ def test_it_takes_the_screenshots(console, make_endpoint, hold_for, monkeypatch)
         page.locator("#result_list tbody tr a", has_text="High value").click()
     follow(page, "#backtest-link")
     follow(page, "#run-backtest")
+    backtest_run_step(str(BacktestRun.objects.get().pk), 0)  # what the cluster would run
+    page.wait_for_selector("#backtest-result")
     page.screenshot(path=OUT / "backtest.png", full_page=True)
     assert other.slug == "autranex-prod"
