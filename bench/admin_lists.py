@@ -39,8 +39,8 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
 
+    from core.pagination import estimated_rows
     from rules.models import Block, HeldOrder
-    from webhooks.console.pagination import estimated_rows
     from webhooks.models import Endpoint, Event
 
     if connection.vendor != "postgresql":

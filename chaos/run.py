@@ -103,10 +103,10 @@ def _fixtures(sink_url: str, *, automation_key: str):
     from django.contrib.auth import get_user_model
 
     from chaos.traffic import SCHEMES, Target, wrong_secret_for
-    from config.tokens import api_token_issue
+    from console.management.commands.seed_demo import DEFAULT_BLOCK
+    from core.tokens import api_token_issue
     from integrations.services import destination_create
     from rules.services import block_create
-    from webhooks.management.commands.seed_demo import DEFAULT_BLOCK
     from webhooks.services import endpoint_create
 
     targets = {}

@@ -160,9 +160,10 @@ def processing(
 ) -> None:
     """Every stored event processed once in effect: one successful attempt, one hold per held
     order, one audit entry per hold, one outbound delivery per hold and destination."""
+    from core.models import AuditEntry
     from integrations.models import AttemptResult, DeliveryStatus, OutboundAttempt, OutboundDelivery
-    from rules.models import HeldOrder
-    from webhooks.models import AttemptOutcome, AuditAction, AuditEntry, Event, ProcessingAttempt
+    from rules.models import AuditAction, HeldOrder
+    from webhooks.models import AttemptOutcome, Event, ProcessingAttempt
 
     statuses = dict(Event.objects.values_list("status").annotate(n=Count("id")))
     unprocessed = sum(n for status, n in statuses.items() if status != "processed")

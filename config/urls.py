@@ -8,10 +8,10 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from config.api import json_not_found, json_server_error
+from console.health import healthz, metrics
+from core.api import json_not_found, json_server_error
 from rules.api import BacktestRunViewSet, BlockViewSet, HoldViewSet, OrderDetail
 from webhooks.api import EventViewSet, TestWebhook
-from webhooks.health import healthz, metrics
 
 admin.site.site_header = "hookdesk"
 admin.site.site_title = "hookdesk"
@@ -53,7 +53,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
-    path("admin/console/", include("webhooks.console.urls")),
+    path("admin/console/", include("console.urls")),
     path("admin/", admin.site.urls),
     # The admin's "View site" and a bare host name open the console.
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),

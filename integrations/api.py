@@ -7,7 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from config.api import HasModelPermission, NewestFirstPagination
+from core.api import HasModelPermission, NewestFirstPagination
 from integrations.models import Destination, OutboundDelivery
 from integrations.selectors import deliveries_for, destination_health
 from integrations.serializers import (

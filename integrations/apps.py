@@ -11,8 +11,11 @@ class IntegrationsConfig(AppConfig):
         from integrations import checks  # noqa: F401  registers the system checks
         from integrations.models import Destination
         from integrations.outbound import destinations_cache_clear, on_hold_changed
+        from integrations.timeline import order_downstream_entries
         from rules.signals import hold_changed
+        from rules.timeline import timeline_source_register
 
+        timeline_source_register(order_downstream_entries)
         # The outbox rows are written inside the transaction that decided the hold.
         hold_changed.connect(on_hold_changed, dispatch_uid="integrations.outbox")
         post_save.connect(destinations_cache_clear, sender=Destination,

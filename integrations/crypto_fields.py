@@ -1,7 +1,7 @@
-"""A destination's encrypted fields, in and out (webhooks.crypto: Fernet at rest)."""
+"""A destination's encrypted fields, in and out (core.crypto: Fernet at rest)."""
 
+from core import crypto
 from integrations.models import Destination
-from webhooks import crypto
 
 
 def encrypt_or_empty(value: str | None) -> str:

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.ids import ulid
+from core.audit_actions import audit_actions_register
+from core.ids import ulid
 from webhooks.models import Provider
 
 OUTBOUND_EVENT_TYPES = ("order.held", "order.released", "order.rejected")
@@ -242,3 +243,10 @@ class OutboundAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id}#{self.number} {self.result}"
+
+
+@audit_actions_register
+class AuditAction(models.TextChoices):
+    """What the audit trail records of this app's objects."""
+
+    DESTINATION_CHANGED = "destination.changed", "Destination changed"

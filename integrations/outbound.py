@@ -18,7 +18,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from config.caching import refreshed_every
+from core.audit import audit_record
+from core.caching import refreshed_every
 from integrations import crypto_fields
 from integrations.adapters import OutboundEvent, get_adapter
 from integrations.conf import conf
@@ -26,6 +27,7 @@ from integrations.durations import duration_parse
 from integrations.envelopes import notice_for
 from integrations.models import (
     AttemptResult,
+    AuditAction,
     DeliveryStatus,
     Destination,
     OutboundAttempt,
@@ -34,8 +36,6 @@ from integrations.models import (
 from integrations.tls import ssl_context
 from integrations.transport import Answer, Transport, TransportError, retry_after_seconds
 from rules.models import HeldOrder
-from webhooks.audit import audit_record
-from webhooks.models import AuditAction
 from webhooks.processing import broker
 from webhooks.providers import get_scheme
 

@@ -9,12 +9,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core import crypto
+from core.audit import audit_record
 from integrations.adapters import ADAPTERS, get_adapter
 from integrations.conf import conf
 from integrations.crypto_fields import encrypt_or_empty
 from integrations.durations import DurationError, duration_parse
 from integrations.models import (
     OUTBOUND_EVENT_TYPES,
+    AuditAction,
     DeliveryStatus,
     Destination,
     DestinationScope,
@@ -22,9 +25,7 @@ from integrations.models import (
 )
 from integrations.outbound import deliveries_enqueue, destination_timeout
 from integrations.tls import TlsConfigError, certificates_validate, client_key_validate
-from webhooks import crypto
-from webhooks.audit import audit_record
-from webhooks.models import AuditAction, Provider
+from webhooks.models import Provider
 from webhooks.providers import get_scheme
 
 logger = logging.getLogger(__name__)

@@ -15,6 +15,9 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
+from core.pagination import EstimatedCountPaginator
+from core.queries import exact_search
+from rules import admin_filters
 from rules.backtest import backtest_run_cancel, backtest_run_start
 from rules.models import (
     BacktestRun,
@@ -43,9 +46,7 @@ from rules.services import (
     review_policy,
     review_policy_set,
 )
-from webhooks.console import filters as console_filters
-from webhooks.console.pagination import EstimatedCountPaginator
-from webhooks.console.timeline import order_audit_trail, order_timeline
+from rules.timeline import order_audit_trail, order_timeline
 
 DECIDE_PERMISSION = "rules.decide_heldorder"
 
@@ -234,11 +235,11 @@ class HeldOrderAdmin(ReadOnlyAdmin):
     list_filter = (
         "status",
         "block",
-        console_filters.HoldProviderFilter,
-        console_filters.HoldEndpointFilter,
-        console_filters.HoldEnvironmentFilter,
-        console_filters.AmountFilter,
-        console_filters.AgeFilter,
+        admin_filters.HoldProviderFilter,
+        admin_filters.HoldEndpointFilter,
+        admin_filters.HoldEnvironmentFilter,
+        admin_filters.AmountFilter,
+        admin_filters.AgeFilter,
     )
     search_fields = ("order__order_id",)
     search_help_text = "Exact order id, customer id or hold id."
@@ -452,7 +453,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         fields = ("order_id", "customer_id")
-        return console_filters.exact_search(queryset, search_term, fields), False
+        return exact_search(queryset, search_term, fields), False
 
 
 @admin.register(Decision)

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
+from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
 from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order, ReleaseRequest
 from rules.serializers import (

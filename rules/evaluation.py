@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.caching import Refreshed, refreshed_every
+from core.caching import Refreshed, refreshed_every
 from rules.conditions import Condition, Evaluation, parse
 from rules.models import Block, BlockAction, BlockStatus
 from rules.risk_signals import SIGNAL_NAMES, ofac_regions

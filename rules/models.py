@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.ids import ulid
+from core.audit_actions import audit_actions_register
+from core.ids import ulid
 from webhooks.models import Endpoint, Event
 
 
@@ -366,3 +367,18 @@ class BacktestRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (BacktestStatus.DONE, BacktestStatus.CANCELLED, BacktestStatus.FAILED)
+
+
+@audit_actions_register
+class AuditAction(models.TextChoices):
+    """What the audit trail records of this app's objects."""
+
+    HOLD_CREATED = "hold.created", "Hold created"
+    HOLD_RELEASED = "hold.released", "Hold released"
+    HOLD_REJECTED = "hold.rejected", "Hold rejected"
+    HOLD_RELEASE_CONFIRMATION = "hold.release_confirmation", "Release awaiting confirmation"
+    BLOCK_CREATED = "block.created", "Block created"
+    BLOCK_CHANGED = "block.changed", "Block changed"
+    ORDER_METADATA_CHANGED = "order.metadata_changed", "Order metadata changed"
+    RISK_LIST_CHANGED = "risk_list.changed", "Risk list changed"
+    REVIEW_POLICY_CHANGED = "review_policy.changed", "Review policy changed"

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import plain_sql
+from core.audit import actor_label, audit_record
 from rules.conditions import ConditionError, parse
 from rules.evaluation import (
     Match,
@@ -21,6 +23,7 @@ from rules.evaluation import (
 )
 from rules.models import (
     FINANCE_NOTE_RELEASED,
+    AuditAction,
     Block,
     BlockAction,
     BlockStatus,
@@ -42,9 +45,7 @@ from rules.risk_signals import (
     signals_unreadable,
 )
 from rules.signals import hold_changed
-from webhooks import plain_sql
-from webhooks.audit import actor_label, audit_record
-from webhooks.models import AuditAction, Event
+from webhooks.models import Event
 from webhooks.providers import OrderView
 
 logger = logging.getLogger(__name__)

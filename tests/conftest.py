@@ -102,7 +102,7 @@ def api(people):
     """api("alice") -> a DRF test client authenticated with alice's real API token."""
     from rest_framework.test import APIClient
 
-    from config.tokens import api_token_issue
+    from core.tokens import api_token_issue
 
     # Only a token's digest is stored: keep each one issued here to use it again.
     keys: dict[str, str] = {}

@@ -1,5 +1,5 @@
-"""The console's admin for endpoints (secrets by fingerprint, rotation, test events), events and
-deliveries (filters, raw bytes, replay), replay runs, alerts and the audit trail.
+"""The admin for endpoints (secrets by fingerprint, rotation, test events), events and
+deliveries (filters, raw bytes, replay of one event).
 
 Every action calls a service; the admin only parses the request and shows the outcome."""
 
@@ -10,29 +10,19 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
-from webhooks.console import filters as console_filters
-from webhooks.console.alerts import alert_acknowledge
-from webhooks.console.pagination import EstimatedCountPaginator
-from webhooks.models import (
-    Alert,
-    AlertThreshold,
-    AuditEntry,
-    Delivery,
-    Endpoint,
-    EndpointSecret,
-    Event,
-    ProcessingAttempt,
-    ReplayRun,
-)
-from webhooks.replay import MAX_SELECTION, event_replay, replay_run_resume, replay_run_start
+from core.admin import BigTableAdmin, ReadOnlyMixin, pre_block
+from core.admin_filters import ReceivedFilter
+from webhooks import admin_filters
+from webhooks.models import Delivery, Endpoint, EndpointSecret, Event, ProcessingAttempt
+from webhooks.replay import event_replay
 from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_receive
+from webhooks.selectors import EVENT_SEARCH_FIELDS
 from webhooks.services import (
     DEFAULT_GRACE,
     GRACE_CHOICES,
@@ -52,33 +42,6 @@ GRACE_LABELS = {
 }
 ROTATION_NONCES = "hookdesk_rotation_nonces"
 MAX_PENDING_NONCES = 10
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """Lists of millions of rows: no full COUNT(*), no facet counts, no date drill-down
-    (each is a scan of the whole table on every page view)."""
-
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    list_per_page = 50
-    exact_search_fields: tuple[str, ...] = ()
-
-    def get_search_results(self, request, queryset, search_term):
-        if not self.exact_search_fields:
-            return super().get_search_results(request, queryset, search_term)
-        return console_filters.exact_search(queryset, search_term, self.exact_search_fields), False
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _receiver_url(endpoint: Endpoint) -> str:
@@ -348,23 +311,17 @@ class DeliveryInline(admin.TabularInline):
         return False
 
 
-def _pre(value) -> str:
-    from webhooks.templatetags.console import pretty_json
-
-    return format_html('<pre class="hd-pre">{}</pre>', pretty_json(value))
-
-
 @admin.register(Event)
 class EventAdmin(ReadOnlyMixin, BigTableAdmin):
     list_display = ("id", "endpoint", "event_type", "status", "attempts", "order_id", "received_at")
     list_filter = (
-        console_filters.EndpointFilter,
-        console_filters.EventTypeFilter,
-        console_filters.EventStatusFilter,
-        console_filters.ReceivedFilter,
+        admin_filters.EndpointFilter,
+        admin_filters.EventTypeFilter,
+        admin_filters.EventStatusFilter,
+        ReceivedFilter,
     )
     search_fields = ("id",)  # shows the search box; the search itself is exact_search_fields
-    exact_search_fields = console_filters.EVENT_SEARCH_FIELDS
+    exact_search_fields = EVENT_SEARCH_FIELDS
     search_help_text = "Exact event id, order id or customer id."
     list_select_related = ("endpoint",)
     ordering = ("-received_at",)
@@ -375,21 +332,19 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
     )  # fmt: skip
     readonly_fields = fields
     inlines = [AttemptInline, DeliveryInline]
-    actions = ["replay_selected", "dry_run_selected"]
-    change_list_template = "admin/webhooks/event/change_list.html"
     change_form_template = "admin/webhooks/event/change_form.html"
 
     @admin.display(description="Body (raw, as signed)")
     def body_pretty(self, obj):
-        return _pre(obj.body)
+        return pre_block(obj.body)
 
     @admin.display(description="Headers")
     def headers_pretty(self, obj):
-        return _pre(obj.headers)
+        return pre_block(obj.headers)
 
     @admin.display(description="Order view")
     def order_view_pretty(self, obj):
-        return _pre(obj.order_view) if obj.order_view else "-"
+        return pre_block(obj.order_view) if obj.order_view else "-"
 
     @admin.display(description="Hold")
     def hold_link(self, obj):
@@ -399,58 +354,8 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
         url = reverse("admin:rules_heldorder_change", args=[hold.pk])
         return format_html('<a href="{}">{} ({})</a>', url, hold.pk, hold.status)
 
-    def has_replay_permission(self, request):
-        return request.user.has_perm("webhooks.replay_event") and request.user.has_perm(
-            "webhooks.add_replayrun"
-        )
-
-    def _start(self, request, *, dry_run: bool, event_ids=None, filters=None, description=""):
-        run = replay_run_start(
-            actor=request.user,
-            dry_run=dry_run,
-            event_ids=event_ids,
-            filters=filters,
-            description=description,
-        )
-        return HttpResponseRedirect(reverse("admin:webhooks_replayrun_change", args=[run.pk]))
-
-    def _selection(self, request, queryset):
-        ids = list(queryset.order_by().values_list("pk", flat=True)[: MAX_SELECTION + 1])
-        if len(ids) > MAX_SELECTION:
-            self.message_user(
-                request,
-                f"More than {MAX_SELECTION} events selected: use “Replay all matching” with a "
-                "filter instead.",
-                messages.ERROR,
-            )
-            return None
-        return ids
-
-    @admin.action(description="Replay selected events (background)", permissions=["replay"])
-    def replay_selected(self, request, queryset):
-        ids = self._selection(request, queryset)
-        if ids is not None:
-            return self._start(
-                request, dry_run=False, event_ids=ids, description=f"{len(ids)} selected events"
-            )
-        return None
-
-    @admin.action(description="Dry run: what would replaying these change?", permissions=["replay"])
-    def dry_run_selected(self, request, queryset):
-        ids = self._selection(request, queryset)
-        if ids is not None:
-            return self._start(
-                request, dry_run=True, event_ids=ids, description=f"{len(ids)} selected events"
-            )
-        return None
-
     def get_urls(self):
         return [
-            path(
-                "replay-matching/",
-                self.admin_site.admin_view(self.replay_matching_view),
-                name="webhooks_event_replay_matching",
-            ),
             path(
                 "<path:object_id>/replay/",
                 self.admin_site.admin_view(self.replay_one_view),
@@ -458,26 +363,6 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
             ),
             *super().get_urls(),
         ]
-
-    def replay_matching_view(self, request):
-        """Replay (or dry-run) every event the list shows for its current filters."""
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:webhooks_event_changelist"))
-        if not self.has_replay_permission(request):
-            raise PermissionDenied
-        from django.http import QueryDict
-
-        params = QueryDict(request.POST.get("query", ""))
-        filters = console_filters.event_filters_from_params(params)
-        description = "events matching " + (
-            ", ".join(f"{key}={value}" for key, value in filters.items()) or "(no filter: all)"
-        )
-        return self._start(
-            request,
-            dry_run=request.POST.get("dry_run") == "1",
-            filters=filters,
-            description=description,
-        )
 
     def replay_one_view(self, request, object_id):
         if request.method != "POST":
@@ -491,14 +376,6 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
             self.message_user(request, "The event is being processed right now.", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:webhooks_event_change", args=[event.pk]))
 
-    def changelist_view(self, request, extra_context=None):
-        extra = {
-            "can_replay": self.has_replay_permission(request),
-            "current_query": request.GET.urlencode(),
-            **(extra_context or {}),
-        }
-        return super().changelist_view(request, extra)
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {
             "can_replay": request.user.has_perm("webhooks.replay_event"),
@@ -511,10 +388,10 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
 class DeliveryAdmin(ReadOnlyMixin, BigTableAdmin):
     list_display = ("received_at", "slug", "outcome", "status_code", "latency_ms", "event_link")
     list_filter = (
-        console_filters.EndpointFilter,
-        console_filters.SignatureFilter,
-        console_filters.DeliveryOutcomeFilter,
-        console_filters.ReceivedFilter,
+        admin_filters.EndpointFilter,
+        admin_filters.SignatureFilter,
+        admin_filters.DeliveryOutcomeFilter,
+        ReceivedFilter,
     )
     search_fields = ("event__id",)
     exact_search_fields = ("event_id",)
@@ -534,134 +411,4 @@ class DeliveryAdmin(ReadOnlyMixin, BigTableAdmin):
 
     @admin.display(description="Headers (never signatures)")
     def headers_pretty(self, obj):
-        return _pre(obj.headers)
-
-
-# --- Replay runs -------------------------------------------------------------------------------
-
-
-@admin.register(ReplayRun)
-class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kind", "description", "status", "progress", "failed",
-                    "would_hold", "created_by")  # fmt: skip
-    list_filter = ("status", "dry_run")
-    list_select_related = ("created_by",)
-    change_form_template = "admin/webhooks/replayrun/progress.html"
-
-    @admin.display(description="Kind")
-    def kind(self, obj):
-        return "dry run" if obj.dry_run else "replay"
-
-    @admin.display(description="Done")
-    def progress(self, obj):
-        return f"{obj.done} / {obj.total if obj.total is not None else '…'}"
-
-    def get_urls(self):
-        return [
-            path(
-                "<uuid:pk>/progress.json",
-                self.admin_site.admin_view(self.progress_json),
-                name="webhooks_replayrun_progress",
-            ),
-            path(
-                "<uuid:pk>/resume/",
-                self.admin_site.admin_view(require_POST(self.resume_view)),
-                name="webhooks_replayrun_resume",
-            ),
-            *super().get_urls(),
-        ]
-
-    def progress_json(self, request, pk):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        run = get_object_or_404(ReplayRun, pk=pk)
-        return JsonResponse(
-            {
-                "status": run.status,
-                "finished": run.finished,
-                "total": run.total,
-                "done": run.done,
-                "processed": run.processed,
-                "failed": run.failed,
-                "skipped": run.skipped,
-                "would_hold": run.would_hold,
-                "error": run.error,
-            }
-        )
-
-    def resume_view(self, request, pk):
-        if not request.user.has_perm("webhooks.replay_event"):
-            raise PermissionDenied
-        run = get_object_or_404(ReplayRun, pk=pk)
-        if replay_run_resume(run=run):
-            self.message_user(request, "The run's next step was queued again.")
-        else:
-            self.message_user(request, "The run is finished or still alive.", messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:webhooks_replayrun_change", args=[run.pk]))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        run = self.get_object(request, object_id)
-        extra = {"run": run, **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra)
-
-
-# --- Alerts ------------------------------------------------------------------------------------
-
-
-@admin.register(AlertThreshold)
-class AlertThresholdAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "endpoint", "limit", "window_minutes", "enabled")
-    list_filter = ("kind", "enabled")
-    fields = ("name", "kind", "endpoint", "limit", "window_minutes", "min_events", "recipients",
-              "enabled")  # fmt: skip
-
-
-@admin.register(Alert)
-class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("raised_at", "threshold", "endpoint", "value", "message", "acknowledged_at")
-    list_filter = ("threshold", ("acknowledged_at", admin.EmptyFieldListFilter))
-    list_select_related = ("threshold", "endpoint")
-    readonly_fields = ("raised_at", "threshold", "endpoint", "value", "message", "order_ids",
-                       "emailed_to", "acknowledged_at", "acknowledged_by")  # fmt: skip
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/acknowledge/",
-                self.admin_site.admin_view(require_POST(self.acknowledge_view)),
-                name="webhooks_alert_acknowledge",
-            ),
-            *super().get_urls(),
-        ]
-
-    def acknowledge_view(self, request, pk: int):
-        if not request.user.has_perm("webhooks.change_alert"):
-            raise PermissionDenied
-        alert = get_object_or_404(Alert, pk=pk)
-        if alert_acknowledge(alert=alert, actor=request.user):
-            self.message_user(request, "Alert acknowledged.")
-        return HttpResponseRedirect(reverse("console-dashboard"))
-
-
-# --- Audit trail -------------------------------------------------------------------------------
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyMixin, BigTableAdmin):
-    list_display = ("at", "actor_label", "action", "object_type", "object_id", "order_id", "reason")
-    list_filter = ("action",)
-    search_fields = ("object_id",)
-    exact_search_fields = ("object_id", "order_id", "actor_label")
-    search_help_text = "Exact object id, order id or username."
-    ordering = ("-at", "-id")
-    fields = ("at", "actor_label", "action", "object_type", "object_id", "order_id", "reason",
-              "before_pretty", "after_pretty")  # fmt: skip
-    readonly_fields = fields
-
-    @admin.display(description="Before")
-    def before_pretty(self, obj):
-        return _pre(obj.before) if obj.before is not None else "-"
-
-    @admin.display(description="After")
-    def after_pretty(self, obj):
-        return _pre(obj.after) if obj.after is not None else "-"
+        return pre_block(obj.headers)

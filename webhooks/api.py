@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
+from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from webhooks.models import Endpoint, Event
 from webhooks.replay import event_replay
 from webhooks.samples import sample_delivery, sample_receive

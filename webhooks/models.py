@@ -1,14 +1,12 @@
 """Endpoints, their secrets, every HTTP delivery attempt, every stored event and its processing."""
 
-import uuid
-
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from webhooks.ids import new_event_id
+from core.audit_actions import audit_actions_register
+from core.ids import new_event_id
 
 
 class Provider(models.TextChoices):
@@ -194,6 +192,15 @@ class DeliveryOutcome(models.TextChoices):
     BAD_BODY = "bad_body", "Unparseable body or missing fields"
 
 
+SIGNATURE_FAILURES = (
+    DeliveryOutcome.MISSING_SIGNATURE,
+    DeliveryOutcome.MALFORMED_SIGNATURE,
+    DeliveryOutcome.INVALID_SIGNATURE,
+    DeliveryOutcome.TIMESTAMP_OUT_OF_TOLERANCE,
+    DeliveryOutcome.INVALID_KEY,
+)
+
+
 class Delivery(models.Model):
     """One HTTP delivery attempt, whatever its outcome. Never holds an unauthenticated body."""
 
@@ -262,215 +269,12 @@ class ProcessingAttempt(models.Model):
         return (self.finished_at - self.started_at).total_seconds() * 1000
 
 
+@audit_actions_register
 class AuditAction(models.TextChoices):
-    HOLD_CREATED = "hold.created", "Hold created"
-    HOLD_RELEASED = "hold.released", "Hold released"
-    HOLD_REJECTED = "hold.rejected", "Hold rejected"
-    HOLD_RELEASE_CONFIRMATION = "hold.release_confirmation", "Release awaiting confirmation"
-    BLOCK_CREATED = "block.created", "Block created"
-    BLOCK_CHANGED = "block.changed", "Block changed"
+    """What the audit trail records of this app's objects."""
+
     SECRET_CREATED = "secret.created", "Secret created"
     SECRET_ROTATED = "secret.rotated", "Secret rotated"
     SECRET_EXPIRED = "secret.expired", "Secret expired"
     ENDPOINT_CHANGED = "endpoint.changed", "Endpoint changed"
     EVENT_REPLAYED = "event.replayed", "Event replayed"
-    ORDER_METADATA_CHANGED = "order.metadata_changed", "Order metadata changed"
-    RISK_LIST_CHANGED = "risk_list.changed", "Risk list changed"
-    DESTINATION_CHANGED = "destination.changed", "Destination changed"
-    REVIEW_POLICY_CHANGED = "review_policy.changed", "Review policy changed"
-
-
-class ImmutableRecord(Exception):
-    """Audit entries are written once and never changed or deleted."""
-
-
-class AuditEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ImmutableRecord("audit entries cannot be changed")
-
-    def delete(self):
-        raise ImmutableRecord("audit entries cannot be deleted")
-
-
-class AuditEntry(models.Model):
-    """One entry of the console's audit trail: who did what, when, why, before and after."""
-
-    at = models.DateTimeField(default=timezone.now, editable=False)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-    )
-    actor_label = models.CharField(
-        max_length=150, editable=False, help_text="Username at the time, or 'system'."
-    )
-    action = models.CharField(max_length=40, choices=AuditAction.choices, editable=False)
-    object_type = models.CharField(max_length=40, editable=False)
-    object_id = models.CharField(max_length=100, editable=False)
-    order_id = models.CharField(max_length=200, blank=True, editable=False)
-    reason = models.TextField(blank=True, editable=False)
-    before = models.JSONField(null=True, blank=True, editable=False)
-    after = models.JSONField(null=True, blank=True, editable=False)
-
-    objects = AuditEntryQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit trail"
-        indexes = [
-            models.Index(fields=["-at"], name="audit_at"),
-            models.Index(fields=["object_type", "object_id", "-at"], name="audit_object"),
-            models.Index(fields=["order_id", "-at"], condition=~Q(order_id=""), name="audit_order"),
-            models.Index(fields=["action", "-at"], name="audit_action"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRecord("audit entries cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRecord("audit entries cannot be deleted")
-
-
-class ReplayStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
-class ReplayRun(models.Model):
-    """One replay (or dry run) started from the console, worked through in the background in
-    chunks. The counters are the progress page; `cursor_*` is where the next chunk starts."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    dry_run = models.BooleanField(
-        default=False, help_text="Shows what a replay would change without changing anything."
-    )
-    description = models.CharField(max_length=500, blank=True)
-    filters = models.JSONField(
-        default=dict, blank=True, help_text="The filter that chose the events (by-filter runs)."
-    )
-    event_ids = models.JSONField(
-        null=True, blank=True, help_text="The events chosen one by one (selection runs)."
-    )
-    status = models.CharField(
-        max_length=10, choices=ReplayStatus.choices, default=ReplayStatus.QUEUED
-    )
-    total = models.PositiveIntegerField(null=True, blank=True)
-    done = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    would_hold = models.PositiveIntegerField(default=0, help_text="Dry runs: holds a replay makes.")
-    result = models.JSONField(
-        default=dict, blank=True, help_text="Dry runs: a sample of the holds a replay would make."
-    )
-    chunk = models.PositiveIntegerField(default=0, help_text="Chunks claimed so far.")
-    cursor_received_at = models.DateTimeField(null=True, blank=True)
-    cursor_event_id = models.CharField(max_length=40, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["-created_at"], name="replayrun_created")]
-
-    def __str__(self) -> str:
-        return f"{'dry run' if self.dry_run else 'replay'} {self.created_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (ReplayStatus.DONE, ReplayStatus.FAILED)
-
-
-class AlertKind(models.TextChoices):
-    SIGNATURE_FAILURES = "signature_failures", "Signature failures on an endpoint"
-    PROCESSING_FAILURES = "processing_failures", "Processing failures on an endpoint"
-    HOLD_RATE = "hold_rate", "Hold rate (% of order events held)"
-
-
-class AlertThreshold(models.Model):
-    """A limit operations set; the alert schedule raises an Alert when it is crossed."""
-
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=30, choices=AlertKind.choices)
-    endpoint = models.ForeignKey(
-        Endpoint,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        help_text="Empty: every endpoint, each judged on its own.",
-    )
-    limit = models.DecimalField(
-        max_digits=10,
-        decimal_places=2,
-        help_text="Raised when the figure is above this: a count of failures, or a percentage "
-        "for the hold rate.",
-    )
-    window_minutes = models.PositiveIntegerField(
-        default=10, help_text="The figure is taken over this many minutes back from now."
-    )
-    min_events = models.PositiveIntegerField(
-        default=20,
-        help_text="Hold rate only: fewer order events than this in the window say nothing.",
-    )
-    recipients = models.CharField(
-        max_length=500,
-        blank=True,
-        help_text="Comma-separated e-mail addresses; empty: the Operations group's members.",
-    )
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Alert(models.Model):
-    """A threshold crossed: shown on the dashboard until acknowledged, and e-mailed once."""
-
-    threshold = models.ForeignKey(AlertThreshold, on_delete=models.CASCADE, related_name="alerts")
-    endpoint = models.ForeignKey(
-        Endpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    raised_at = models.DateTimeField(default=timezone.now)
-    value = models.DecimalField(max_digits=12, decimal_places=2)
-    message = models.TextField()
-    order_ids = models.JSONField(default=list, blank=True)
-    emailed_to = models.JSONField(default=list, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["-raised_at"]
-        indexes = [
-            models.Index(fields=["threshold", "endpoint", "-raised_at"], name="alert_threshold"),
-            models.Index(
-                fields=["-raised_at"],
-                condition=Q(acknowledged_at__isnull=True),
-                name="alert_open",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.threshold.name} ({self.raised_at:%Y-%m-%d %H:%M})"

@@ -18,14 +18,8 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
-from webhooks import plain_sql
-from webhooks.models import (
-    AttemptOutcome,
-    EndpointState,
-    Event,
-    EventStatus,
-    ProcessingAttempt,
-)
+from core import plain_sql
+from webhooks.models import AttemptOutcome, EndpointState, Event, EventStatus, ProcessingAttempt
 from webhooks.providers import OrderView, get_scheme
 
 logger = logging.getLogger(__name__)

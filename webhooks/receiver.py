@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from webhooks import crypto, plain_sql
+from core import crypto, plain_sql
 from webhooks.models import (
     Delivery,
     DeliveryOutcome,

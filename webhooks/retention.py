@@ -1,11 +1,23 @@
 """Retention: removing old events without losing what holds and the audit trail point at."""
 
-from django.apps import apps
+from collections.abc import Callable, Iterable
+
 from django.db import transaction
 
-from webhooks.models import AuditEntry, Delivery, Event
+from core.models import AuditEntry
+from webhooks.models import Delivery, Event
 
 BATCH = 1000
+
+# The extension point for apps above webhooks that keep events as evidence: each keeper is
+# given candidate event ids and answers those it must keep (rules: events that created a hold).
+# Registered from the app's ready().
+_KEEPERS: list[Callable[[list[str]], Iterable[str]]] = []
+
+
+def retention_keeper_register(keeper: Callable[[list[str]], Iterable[str]]) -> None:
+    if keeper not in _KEEPERS:
+        _KEEPERS.append(keeper)
 
 
 def _kept_event_ids(candidates) -> set[str]:
@@ -15,11 +27,8 @@ def _kept_event_ids(candidates) -> set[str]:
             "object_id", flat=True
         )
     )
-    if apps.is_installed("rules"):
-        held_order = apps.get_model("rules", "HeldOrder")
-        kept |= set(
-            held_order.objects.filter(event_id__in=candidates).values_list("event_id", flat=True)
-        )
+    for keeper in _KEEPERS:
+        kept |= set(keeper(candidates))
     return kept
 
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
 from django.urls import get_script_prefix, resolve
 
-from webhooks import crypto
-from webhooks.ids import ulid
+from core import crypto
+from core.ids import ulid
 from webhooks.models import Endpoint
 from webhooks.providers import get_scheme
 from webhooks.selectors import secrets_live

@@ -3,9 +3,12 @@
 import functools
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from webhooks import plain_sql
+from core import plain_sql
+from core.queries import exact_search
 from webhooks.models import Endpoint, EndpointSecret, Event
 
 
@@ -74,3 +77,21 @@ def events_matching(
     if until:
         events = events.filter(received_at__lt=until)
     return events
+
+
+EVENT_SEARCH_FIELDS = ("pk", "order_id", "customer_id")
+
+
+def events_for_filters(filters: dict) -> QuerySet:
+    """The events an event-list filter chose, as stored on a replay run:
+    {"endpoint", "status", "event_type", "since", "until", "search"} (all optional)."""
+    since = filters.get("since")
+    until = filters.get("until")
+    events = events_matching(
+        endpoint=filters.get("endpoint") or None,
+        status=filters.get("status") or None,
+        event_type=filters.get("event_type") or None,
+        since=parse_datetime(since) if since else None,
+        until=parse_datetime(until) if until else None,
+    )
+    return exact_search(events, filters.get("search") or "", EVENT_SEARCH_FIELDS)

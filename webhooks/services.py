@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks import crypto
-from webhooks.audit import audit_record
+from core import crypto
+from core.audit import audit_record
 from webhooks.models import AuditAction, Endpoint, EndpointSecret, EndpointState, Event, EventStatus
 from webhooks.processing import events_enqueue
 from webhooks.providers import get_scheme

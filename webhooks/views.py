@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webhooks.crypto import SecretDecryptionError
+from core.crypto import SecretDecryptionError
 from webhooks.receiver import IncomingDelivery, receive
 
 logger = logging.getLogger(__name__)

@@ -3,9 +3,9 @@ version history and the audit trail follow."""
 
 import pytest
 
-from rules.models import Block, BlockStatus
+from core.models import AuditEntry
+from rules.models import AuditAction, Block, BlockStatus
 from tests.admin.conftest import follow
-from webhooks.models import AuditAction, AuditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

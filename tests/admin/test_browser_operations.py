@@ -8,21 +8,15 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from console.alerts import alerts_evaluate_task
+from core.models import AuditEntry
 from rules.models import BacktestRun, Block, BlockStatus, Decision, HeldOrder
 from rules.services import block_create
 from tests.admin.conftest import follow, order_created
 from tests.postgres import requires_postgres
 from tests.signing import as_meta, procureiq_headers
 from tests.support.events import deliver, process
-from webhooks.console.alerts import alerts_evaluate_task
-from webhooks.models import (
-    AttemptTrigger,
-    AuditAction,
-    AuditEntry,
-    Delivery,
-    Event,
-    ProcessingAttempt,
-)
+from webhooks.models import AttemptTrigger, AuditAction, Delivery, Event, ProcessingAttempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,7 +151,7 @@ def test_it_draws_the_dashboard_charts(console, hold_for):
 def test_it_raises_an_alert_and_emails_it(console, make_endpoint):
     endpoint, _ = make_endpoint("procureiq", slug="noisy")
     page = console.login("oscar")
-    page.goto(console.url + "/admin/webhooks/alertthreshold/add/")
+    page.goto(console.url + "/admin/console/alertthreshold/add/")
     page.fill("#id_name", "Signature failures")
     page.select_option("#id_kind", "signature_failures")
     page.select_option("#id_endpoint", str(endpoint.pk))

@@ -4,10 +4,10 @@ decisions, four eyes, and what reviewers and auditors may not do."""
 import pytest
 from django.contrib.auth.models import Group, User
 
-from rules.models import HoldStatus
+from core.models import AuditEntry
+from rules.models import AuditAction, HoldStatus
 from rules.services import review_policy_set
 from tests.admin.conftest import follow
-from webhooks.models import AuditAction, AuditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

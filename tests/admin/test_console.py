@@ -13,7 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from rules.models import Decision, HeldOrder, HoldStatus, ReleaseRequest
+from console import replay
+from console.alerts import ALERT_SCHEDULE_NAME, alerts_evaluate
+from console.models import Alert, AlertKind, AlertThreshold, ReplayRun, ReplayStatus
+from core.models import AuditEntry
+from core.pagination import EstimatedCountPaginator
+from rules.models import AuditAction, Decision, HeldOrder, HoldStatus, ReleaseRequest
 from rules.services import (
     RuleError,
     block_create,
@@ -23,22 +28,8 @@ from rules.services import (
 )
 from tests.admin.conftest import order_created
 from tests.support.events import deliver, process
-from webhooks import replay
-from webhooks.console.alerts import ALERT_SCHEDULE_NAME, alerts_evaluate
-from webhooks.console.filters import event_filters_from_params, event_types_stored
-from webhooks.console.pagination import EstimatedCountPaginator
-from webhooks.models import (
-    Alert,
-    AlertKind,
-    AlertThreshold,
-    AttemptTrigger,
-    AuditAction,
-    AuditEntry,
-    Event,
-    ProcessingAttempt,
-    ReplayRun,
-    ReplayStatus,
-)
+from webhooks.admin_filters import event_filters_from_params, event_types_stored
+from webhooks.models import AttemptTrigger, Event, ProcessingAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -252,7 +243,7 @@ def test_it_turns_list_filters_into_a_replay_filter():
 
 def test_it_schedules_the_alert_evaluation():
     schedule = Schedule.objects.get(name=ALERT_SCHEDULE_NAME)
-    assert schedule.func == "webhooks.console.alerts.alerts_evaluate_task"
+    assert schedule.func == "console.alerts.alerts_evaluate_task"
     assert schedule.repeats == -1
 
 
@@ -306,7 +297,7 @@ def test_it_never_counts_a_whole_table_on_a_list_page(client_for, hold_for):
         "/admin/rules/heldorder/",
         "/admin/rules/heldorder/?status__exact=held&amount=5000-10000&age=lt1h&provider=procureiq",
         "/admin/rules/heldorder/?q=ord_list2",
-        "/admin/webhooks/auditentry/",
+        "/admin/core/auditentry/",
     ]
     for url in pages:
         with CaptureQueriesContext(connection) as queries:

@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth.models import User
 
+from console.dashboard import dashboard_figures
 from integrations.services import destination_create
-from webhooks.console.dashboard import dashboard_figures
 
 
 @pytest.mark.django_db

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from console import replay
+from console.alerts import alerts_evaluate
+from console.models import AlertKind, AlertThreshold
 from rules.backtest import backtest_run_step
 from rules.models import BacktestRun, HeldOrder, HoldStatus
 from rules.services import block_create
 from tests.admin.conftest import follow, order_created
 from tests.admin.test_browser_operations import post_signed
 from tests.support.events import deliver, process
-from webhooks import replay
-from webhooks.console.alerts import alerts_evaluate
-from webhooks.models import AlertKind, AlertThreshold
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -85,7 +85,7 @@ def test_it_takes_the_screenshots(console, make_endpoint, hold_for, monkeypatch)
         dry_run=True, filters={"endpoint": endpoint.slug}, description=f"endpoint={endpoint.slug}"
     )
     replay.replay_run_step(str(run.pk), 0)
-    page.goto(console.url + f"/admin/webhooks/replayrun/{run.pk}/change/")
+    page.goto(console.url + f"/admin/console/replayrun/{run.pk}/change/")
     page.screenshot(path=OUT / "dry-run.png", full_page=True)
 
     page.goto(console.url + "/admin/rules/block/")

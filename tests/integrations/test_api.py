@@ -2,10 +2,10 @@
 
 import pytest
 
+from core.models import AuditEntry
 from integrations.models import DeliveryStatus, Destination, OutboundDelivery
 from integrations.outbound import delivery_send
 from tests.integrations.support import Reply, signature_valid
-from webhooks.models import AuditEntry
 
 CREATE = {
     "name": "Acme ERP",

@@ -3,10 +3,10 @@
 import pytest
 from drf_spectacular.validation import validate_schema
 
+from core.models import AuditEntry
 from rules.models import HeldOrder
 from rules.services import block_create
 from tests.support.events import deliver, process, procureiq
-from webhooks.models import AuditEntry
 
 ROLES = [None, "mallory", "alice", "oscar", "audrey"]
 

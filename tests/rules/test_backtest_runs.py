@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.models import AuditEntry
 from rules import backtest
 from rules.backtest import (
     BacktestScan,
@@ -19,7 +20,7 @@ from rules.backtest import (
 from rules.models import BacktestRun, BacktestStatus, HeldOrder
 from rules.services import block_create, block_update
 from tests.support.events import deliver, process, procureiq
-from webhooks.models import AuditEntry, Event
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core.models import AuditEntry
 from rules.models import HeldOrder
 from rules.services import block_create
 from tests.support.events import deliver, process, procureiq
-from webhooks.models import AuditEntry, Delivery, Event, EventStatus
+from webhooks.models import Delivery, Event, EventStatus
 
 
 def run(*args) -> tuple[str, str]:

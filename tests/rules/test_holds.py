@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from core.models import AuditEntry
 from rules.models import Decision, HeldOrder, HoldStatus
 from rules.services import (
     HoldConflict,
@@ -18,7 +19,7 @@ from rules.services import (
 )
 from tests.postgres import requires_postgres
 from tests.support.events import autranex, deliver, process, procureiq
-from webhooks.models import AuditEntry, Event, EventStatus
+from webhooks.models import Event, EventStatus
 from webhooks.processing import event_process
 from webhooks.replay import event_replay
 

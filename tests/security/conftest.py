@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
 from django.test import Client
 
-from config.tokens import api_token_issue
+from core.tokens import api_token_issue
 from integrations.services import destination_create
 from rules.models import HeldOrder
 from tests.signing import as_meta, autranex_headers

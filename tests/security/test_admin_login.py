@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from config.throttle import login_throttle_forget
+from core.throttle import login_throttle_forget
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "right-pass-0123"

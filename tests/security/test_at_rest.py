@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from config.tokens import token_digest
+from core.tokens import token_digest
 from tests.security.conftest import held_order
 
 
@@ -43,8 +43,8 @@ def test_it_keeps_no_secret_in_any_column_of_any_table(secret_world, settings):
 @pytest.mark.django_db
 def test_it_stores_what_decrypts_to_each_secret(secret_world):
     """The dump above must not pass because nothing was stored: the ciphertexts are there."""
+    from core import crypto
     from integrations.crypto_fields import destination_key, destination_secret
-    from webhooks import crypto
 
     endpoint = secret_world.endpoints["standard"]
     stored = endpoint.secrets.get()
@@ -80,7 +80,7 @@ def test_it_hashes_tokens_issued_before_digests_were_stored(secret_world, client
     Token.objects.bulk_create([Token(key=plain, user=user)])  # bulk_create skips the signals
 
     executor = MigrationExecutor(connection)
-    migration = executor.loader.get_migration("hookdesk_config", "0001_hash_api_tokens")
+    migration = executor.loader.get_migration("core", "0001_hash_api_tokens")
     migration.operations[0].code(executor.loader.project_state().apps, None)
 
     assert list(Token.objects.values_list("key", flat=True)) == [token_digest(plain)]

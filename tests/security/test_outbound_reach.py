@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from config.tokens import api_token_issue
+from core.tokens import api_token_issue
 from integrations.models import AttemptResult, DeliveryStatus, OutboundAttempt, OutboundDelivery
 from integrations.outbound import delivery_send
 from integrations.services import destination_create

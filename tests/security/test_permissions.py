@@ -11,13 +11,13 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from console.models import Alert, AlertThreshold, ReplayRun
 from integrations.models import OutboundDelivery
 from integrations.services import destination_create
 from rules.backtest import backtest_run_start
 from rules.models import Block
 from rules.services import block_create
 from tests.security.conftest import held_order
-from webhooks.models import Alert, AlertThreshold, ReplayRun
 from webhooks.services import secret_rotate
 
 ROLES = [None, "mallory", "alice", "oscar", "audrey"]
@@ -144,17 +144,17 @@ def test_it_enforces_the_api_matrix(world, api, role):
 
 # --- The admin ----------------------------------------------------------------------------
 
-HOOKDESK_APPS = {"webhooks", "rules", "integrations"}
+HOOKDESK_APPS = {"core", "webhooks", "rules", "integrations", "console"}
 # model -> roles that may add, change, delete; every role in READERS views every model of
 # hookdesk's apps, and only superusers see the others (users, groups, tokens, the task queue).
 ADMIN_WRITES = {
     "webhooks.endpoint": {"add": OPS, "change": OPS, "delete": set()},
     "webhooks.event": {"add": set(), "change": set(), "delete": set()},
     "webhooks.delivery": {"add": set(), "change": set(), "delete": set()},
-    "webhooks.replayrun": {"add": set(), "change": set(), "delete": set()},
-    "webhooks.alertthreshold": {"add": OPS, "change": OPS, "delete": OPS},
-    "webhooks.alert": {"add": set(), "change": OPS, "delete": set()},
-    "webhooks.auditentry": {"add": set(), "change": set(), "delete": set()},
+    "console.replayrun": {"add": set(), "change": set(), "delete": set()},
+    "console.alertthreshold": {"add": OPS, "change": OPS, "delete": OPS},
+    "console.alert": {"add": set(), "change": OPS, "delete": set()},
+    "core.auditentry": {"add": set(), "change": set(), "delete": set()},
     "rules.block": {"add": OPS, "change": OPS, "delete": set()},
     "rules.backtestrun": {"add": set(), "change": set(), "delete": set()},
     "rules.heldorder": {"add": set(), "change": set(), "delete": set()},
@@ -173,9 +173,9 @@ ADMIN_ACTIONS = {
     "webhooks_endpoint_test_event": ("post", OPS),
     "webhooks_event_replay": ("post", OPS),
     "webhooks_event_replay_matching": ("post", OPS),
-    "webhooks_replayrun_progress": ("get", READERS),
-    "webhooks_replayrun_resume": ("post", OPS),
-    "webhooks_alert_acknowledge": ("post", OPS),
+    "console_replayrun_progress": ("get", READERS),
+    "console_replayrun_resume": ("post", OPS),
+    "console_alert_acknowledge": ("post", OPS),
     "rules_block_backtest": ("post", OPS),
     "rules_backtestrun_progress": ("get", READERS),
     "rules_backtestrun_cancel": ("post", OPS),
@@ -205,9 +205,9 @@ def _action_url(name, world):
         "webhooks_endpoint_test_event": [endpoint.pk],
         "webhooks_event_replay": [world["event"]],
         "webhooks_event_replay_matching": [],
-        "webhooks_replayrun_progress": [world["replayrun"].pk],
-        "webhooks_replayrun_resume": [world["replayrun"].pk],
-        "webhooks_alert_acknowledge": [world["alert"].pk],
+        "console_replayrun_progress": [world["replayrun"].pk],
+        "console_replayrun_resume": [world["replayrun"].pk],
+        "console_alert_acknowledge": [world["alert"].pk],
         "rules_block_backtest": [Block.objects.get(block_id=world["block"]).pk],
         "rules_backtestrun_progress": [world["backtestrun"]],
         "rules_backtestrun_cancel": [world["backtestrun"]],

@@ -4,7 +4,7 @@ view answers JSON, without a stack trace, with DEBUG off as in production."""
 import pytest
 from rest_framework.test import APIClient
 
-from config.tokens import api_token_issue
+from core.tokens import api_token_issue
 from rules.api import BlockViewSet
 
 pytestmark = pytest.mark.django_db

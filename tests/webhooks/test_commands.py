@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
-from config.tokens import token_digest
+from core.tokens import token_digest
 from tests.signing import as_meta, autranex_headers
 from webhooks.models import Endpoint, Event, EventStatus
 from webhooks.processing import event_process

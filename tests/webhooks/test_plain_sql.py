@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from webhooks import plain_sql
+from core import plain_sql
 from webhooks.models import Delivery, DeliveryOutcome, Event
 from webhooks.selectors import endpoint_by_slug, endpoint_with_live_secrets, secrets_live
 from webhooks.services import secret_expire, secret_rotate

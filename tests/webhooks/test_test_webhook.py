@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from config.tokens import api_token_issue
+from core.tokens import api_token_issue
 from tests import postgres
 from tests.signing import autranex_headers
 from tests.support.queue import queued_event_ids

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import webhooks.ids
+import core.ids
 from django.db import migrations, models
 
 
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Event',
             fields=[
-                ('id', models.CharField(default=webhooks.ids.new_event_id, editable=False, max_length=40, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=core.ids.new_event_id, editable=False, max_length=40, primary_key=True, serialize=False)),
                 ('provider_event_id', models.CharField(blank=True, help_text="The sender's event id; empty for schemes without one (Automation API).", max_length=255, null=True)),
                 ('event_type', models.CharField(max_length=100)),
                 ('received_at', models.DateTimeField(default=django.utils.timezone.now)),

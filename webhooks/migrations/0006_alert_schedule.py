@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-SCHEDULE_NAME = "hookdesk: evaluate alerts"  # also webhooks.console.alerts.ALERT_SCHEDULE_NAME
+SCHEDULE_NAME = "hookdesk: evaluate alerts"  # also console.alerts.ALERT_SCHEDULE_NAME
 
 
 def create_schedule(apps, schema_editor):

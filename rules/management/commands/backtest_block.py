@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.command_options import parse_when_option
 from rules.backtest import block_backtest
 from rules.models import Block
-from webhooks.management.options import parse_when_option
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from webhooks.management.options import parse_when_option
+from core.command_options import parse_when_option
 from webhooks.models import EventStatus
 from webhooks.replay import ReplaySummary, events_replay_now
 from webhooks.selectors import events_matching

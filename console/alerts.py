@@ -1,0 +1,204 @@
+"""Alert thresholds: evaluated every minute by a django-q2 schedule; a crossed threshold raises
+an Alert, shown on the dashboard and e-mailed once with the endpoint, order ids and a link."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+
+from console.models import Alert, AlertKind, AlertThreshold
+from rules.models import HeldOrder
+from webhooks.models import (
+    SIGNATURE_FAILURES,
+    AttemptOutcome,
+    Delivery,
+    Endpoint,
+    Event,
+    ProcessingAttempt,
+)
+
+logger = logging.getLogger(__name__)
+
+ALERT_SCHEDULE_NAME = "hookdesk: evaluate alerts"
+MAX_ORDER_IDS = 20
+ALERT_GROUP = "Operations"
+
+
+@dataclass
+class Reading:
+    """One endpoint's figure for one threshold."""
+
+    endpoint_id: int | None
+    value: Decimal
+    order_ids: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+def _scoped(queryset, threshold: AlertThreshold, path: str = "endpoint"):
+    if threshold.endpoint_id:
+        return queryset.filter(**{f"{path}_id": threshold.endpoint_id})
+    return queryset
+
+
+def _signature_failures(threshold: AlertThreshold, since: datetime) -> list[Reading]:
+    failures = Delivery.objects.filter(received_at__gte=since, outcome__in=SIGNATURE_FAILURES)
+    rows = (
+        _scoped(failures, threshold)
+        .exclude(endpoint=None)
+        .values("endpoint_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [
+        Reading(row["endpoint_id"], Decimal(row["n"]), detail=f"{row['n']} signature failures")
+        for row in rows
+    ]
+
+
+def _processing_failures(threshold: AlertThreshold, since: datetime) -> list[Reading]:
+    failed = _scoped(
+        ProcessingAttempt.objects.filter(started_at__gte=since, outcome=AttemptOutcome.FAILED),
+        threshold,
+        path="event__endpoint",
+    )
+    readings = []
+    rows = failed.values("event__endpoint_id").annotate(n=Count("id")).order_by()
+    for row in rows:
+        endpoint_id = row["event__endpoint_id"]
+        # An event that never processed has no order id yet: name the events, and the orders
+        # of those that once did.
+        events = list(
+            failed.filter(event__endpoint_id=endpoint_id)
+            .order_by("-started_at")
+            .values_list("event_id", "event__order_id")[: MAX_ORDER_IDS * 5]
+        )
+        event_ids = list(dict.fromkeys(event_id for event_id, _ in events))[:MAX_ORDER_IDS]
+        order_ids = list(dict.fromkeys(order for _, order in events if order))[:MAX_ORDER_IDS]
+        detail = f"{row['n']} failed attempts; events {', '.join(event_ids)}"
+        readings.append(Reading(endpoint_id, Decimal(row["n"]), order_ids, detail))
+    return readings
+
+
+def _hold_rate(threshold: AlertThreshold, since: datetime) -> list[Reading]:
+    events = (
+        _scoped(Event.objects.filter(received_at__gte=since), threshold)
+        .exclude(order_id="")
+        .values("endpoint_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    holds = _scoped(HeldOrder.objects.filter(created_at__gte=since), threshold, "event__endpoint")
+    readings = []
+    for row in events:
+        if row["n"] < threshold.min_events:
+            continue
+        endpoint_holds = holds.filter(event__endpoint_id=row["endpoint_id"])
+        held = endpoint_holds.count()
+        rate = (Decimal(held) * 100 / Decimal(row["n"])).quantize(Decimal("0.01"))
+        order_ids = list(
+            endpoint_holds.order_by("-created_at").values_list("order__order_id", flat=True)[
+                :MAX_ORDER_IDS
+            ]
+        )
+        readings.append(
+            Reading(row["endpoint_id"], rate, order_ids, f"{held} of {row['n']} orders held")
+        )
+    return readings
+
+
+READERS = {
+    AlertKind.SIGNATURE_FAILURES: _signature_failures,
+    AlertKind.PROCESSING_FAILURES: _processing_failures,
+    AlertKind.HOLD_RATE: _hold_rate,
+}
+
+
+def alerts_evaluate(*, now: datetime | None = None) -> list[Alert]:
+    """Raise an alert for every enabled threshold crossed on an endpoint, unless the same
+    threshold already raised one for that endpoint within its window (no alert storms)."""
+    now = now or timezone.now()
+    raised = []
+    for threshold in AlertThreshold.objects.filter(enabled=True):
+        since = now - timedelta(minutes=threshold.window_minutes)
+        for reading in READERS[threshold.kind](threshold, since):
+            if reading.value <= threshold.limit:
+                continue
+            recent = Alert.objects.filter(
+                threshold=threshold, endpoint_id=reading.endpoint_id, raised_at__gt=since
+            )
+            if recent.exists():
+                continue
+            raised.append(_raise(threshold, reading, now))
+    return raised
+
+
+def _raise(threshold: AlertThreshold, reading: Reading, now: datetime) -> Alert:
+    endpoint = Endpoint.objects.filter(pk=reading.endpoint_id).first()
+    unit = "%" if threshold.kind == AlertKind.HOLD_RATE else ""
+    message = (
+        f"{threshold.name}: {reading.value}{unit} on {endpoint or 'all endpoints'} in the last "
+        f"{threshold.window_minutes} min (limit {threshold.limit}{unit}; {reading.detail})."
+    )
+    alert = Alert.objects.create(
+        threshold=threshold,
+        endpoint=endpoint,
+        raised_at=now,
+        value=reading.value,
+        message=message,
+        order_ids=reading.order_ids,
+    )
+    recipients = alert_recipients(threshold)
+    if recipients:
+        link = settings.HOOKDESK["PUBLIC_BASE_URL"].rstrip("/") + reverse("console-dashboard")
+        lines = [message, "", f"Endpoint: {endpoint.slug if endpoint else '-'}"]
+        if reading.order_ids:
+            lines.append("Orders: " + ", ".join(reading.order_ids))
+        lines += ["", f"Dashboard: {link}"]
+        try:
+            send_mail(
+                subject=f"[hookdesk] {threshold.name}"
+                + (f" on {endpoint.slug}" if endpoint else ""),
+                message="\n".join(lines),
+                from_email=None,
+                recipient_list=recipients,
+            )
+        except Exception:
+            # The alert stands on the dashboard whatever the mail server says.
+            logger.exception("alert %s: e-mail failed", alert.pk)
+        else:
+            alert.emailed_to = recipients
+            alert.save(update_fields=["emailed_to"])
+    logger.warning("alert raised: %s", message)
+    return alert
+
+
+def alert_recipients(threshold: AlertThreshold) -> list[str]:
+    listed = [address.strip() for address in threshold.recipients.split(",") if address.strip()]
+    if listed:
+        return listed
+    return list(
+        get_user_model()
+        .objects.filter(groups__name=ALERT_GROUP, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+
+
+def alert_acknowledge(*, alert: Alert, actor) -> bool:
+    return bool(
+        Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=actor
+        )
+    )
+
+
+def alerts_evaluate_task() -> int:
+    """django-q2 schedule entry point."""
+    return len(alerts_evaluate())

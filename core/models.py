@@ -1,0 +1,69 @@
+"""The kernel's tables: the audit trail every app writes to."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from core.audit_actions import audit_action_choices
+
+
+class ImmutableRecord(Exception):
+    """Audit entries are written once and never changed or deleted."""
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableRecord("audit entries cannot be changed")
+
+    def delete(self):
+        raise ImmutableRecord("audit entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One entry of the console's audit trail: who did what, when, why, before and after."""
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    actor_label = models.CharField(
+        max_length=150, editable=False, help_text="Username at the time, or 'system'."
+    )
+    action = models.CharField(max_length=40, choices=audit_action_choices, editable=False)
+    object_type = models.CharField(max_length=40, editable=False)
+    object_id = models.CharField(max_length=100, editable=False)
+    order_id = models.CharField(max_length=200, blank=True, editable=False)
+    reason = models.TextField(blank=True, editable=False)
+    before = models.JSONField(null=True, blank=True, editable=False)
+    after = models.JSONField(null=True, blank=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        # The table it was created with, when it belonged to the webhooks app.
+        db_table = "webhooks_auditentry"
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit trail"
+        indexes = [
+            models.Index(fields=["-at"], name="audit_at"),
+            models.Index(fields=["object_type", "object_id", "-at"], name="audit_object"),
+            models.Index(fields=["order_id", "-at"], condition=~Q(order_id=""), name="audit_order"),
+            models.Index(fields=["action", "-at"], name="audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRecord("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord("audit entries cannot be deleted")

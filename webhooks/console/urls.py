@@ -1,8 +1,0 @@
-from django.contrib import admin
-from django.urls import path
-
-from webhooks.console.views import dashboard
-
-urlpatterns = [
-    path("dashboard/", admin.site.admin_view(dashboard), name="console-dashboard"),
-]
