@@ -2,6 +2,8 @@
 orders. Every change an auditor cares about writes its audit entry in the same transaction."""
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +15,7 @@ from core.audit import actor_label, audit_record
 from rules.conditions import ConditionError, parse
 from rules.evaluation import (
     Match,
+    Outcome,
     blocks_evaluate,
     blocks_in_scope,
     blocks_live,
@@ -252,33 +255,63 @@ def event_evaluate(*, event: Event, order_view: OrderView) -> HeldOrder | None:
     if matches:
         _decisions_record(event, order, matches)
 
+    decision = hold_decide(event=event, order_view=order_view, outcome=outcome,
+                           holds_of=lambda: _holds_of(order))  # fmt: skip
+    if decision is None:
+        return None
+    return _hold_create(
+        event=event,
+        order=order,
+        signals=signals,
+        source=decision.source,
+        reasons=decision.reasons,
+        match=decision.match,
+        upstream_block_id=decision.upstream_block_id,
+    )
+
+
+@dataclass(frozen=True)
+class HoldDecision:
+    """That an event holds its order, and why."""
+
+    source: str
+    reasons: list[str]
+    match: Match | None = None
+    upstream_block_id: str = ""
+
+
+def hold_decide(
+    *,
+    event: Event,
+    order_view: OrderView,
+    outcome: Outcome,
+    holds_of: Callable[[], list[tuple[str, str]]],
+) -> HoldDecision | None:
+    """Whether this event holds its order: the one rule processing and the dry run share.
+
+    An upstream hold or a matching hold block holds the order, unless this event already
+    created its hold (a replay or retry), the order is held now, or (for blocks) a reviewer
+    already decided the order: later events do not re-hold it. `holds_of` answers (event id,
+    status) of the order's holds; it is only asked when something would hold."""
     upstream = _is_upstream_hold(event)
     if not upstream and outcome.holds is None:
         return None
-    holds = _holds_of(order)  # the order row lock keeps this current
+    holds = holds_of()
     if any(event_id == event.pk for event_id, _ in holds):
-        return None  # replay or retry of the event that created it
+        return None
     if any(status == HoldStatus.HELD for _, status in holds):
         return None
     if upstream:
         upstream_block_id = order_view.upstream_block_id or ""
-        return _hold_create(
-            event=event,
-            order=order,
-            signals=signals,
+        return HoldDecision(
             source=HoldSource.UPSTREAM,
             reasons=[f"held upstream by AUTRANEX ({upstream_block_id or 'no block_id'})"],
             upstream_block_id=upstream_block_id,
         )
     if holds:
-        return None  # a reviewer already decided this order; later events do not re-hold it
-    return _hold_create(
-        event=event,
-        order=order,
-        signals=signals,
-        source=HoldSource.BLOCK,
-        reasons=reasons_for(outcome.holds),
-        match=outcome.holds,
+        return None
+    return HoldDecision(
+        source=HoldSource.BLOCK, reasons=reasons_for(outcome.holds), match=outcome.holds
     )
 
 
@@ -512,8 +545,8 @@ def hold_release_confirm(*, hold: HeldOrder, actor, reason: str = "") -> HeldOrd
 def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, Any] | None:
     """The hold event_evaluate would create for this event now, or None; writes nothing.
 
-    Mirrors event_evaluate's decisions on the stored state: blocks live now, the order's
-    existing holds, upstream holds."""
+    Decides with hold_decide, as processing does, on the stored state: blocks live now and
+    the order's existing holds."""
     if not order_view.order_id:
         return None
     order = Order.objects.filter(order_id=order_view.order_id).first()
@@ -523,27 +556,17 @@ def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, 
         ofac=ofac_regions_cached(),
     )
     outcome = blocks_evaluate(blocks, signals, signals_unreadable(order_view))
-    upstream = _is_upstream_hold(event)
-    if not upstream and outcome.holds is None:
-        return None
-    holds = _holds_of(order) if order else []
-    if any(event_id == event.pk for event_id, _ in holds):
-        return None
-    if any(status == HoldStatus.HELD for _, status in holds):
-        return None
-    if not upstream and holds:
+    decision = hold_decide(event=event, order_view=order_view, outcome=outcome,
+                           holds_of=lambda: _holds_of(order) if order else [])  # fmt: skip
+    if decision is None:
         return None
     amount = order_view.amount if order_view.amount is not None else getattr(order, "amount", None)
-    if upstream:
-        block_id = order_view.upstream_block_id or None
-        reasons = [f"held upstream by AUTRANEX ({block_id or 'no block_id'})"]
-    else:
-        block_id = outcome.holds.block.block_id
-        reasons = reasons_for(outcome.holds)
     return {
         "order_id": order_view.order_id,
         "event": event.pk,
         "amount": str(amount) if amount is not None else None,
-        "block_id": block_id,
-        "reasons": reasons,
+        "block_id": decision.match.block.block_id
+        if decision.match
+        else decision.upstream_block_id or None,
+        "reasons": decision.reasons,
     }
