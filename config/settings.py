@@ -243,6 +243,7 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- hookdesk -------------------------------------------------------------------------------
+_PUBLIC_BASE_URL = env_str("HOOKDESK_PUBLIC_BASE_URL").strip()
 HOOKDESK = {
     # Fernet keys (urlsafe base64, 32 bytes), comma-separated, newest first. Older keys still
     # decrypt, so keys can be rotated. Without them a key is derived from SECRET_KEY.
@@ -263,7 +264,10 @@ HOOKDESK = {
     # Dotted paths of functions called with (event=, order_view=) for every processed event,
     # inside the processing transaction. Hold evaluation and downstream notifications plug in here.
     "EVENT_CONSUMERS": ["rules.services.event_evaluate"],
-    "PUBLIC_BASE_URL": env_str("HOOKDESK_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    # The console's public address. Unset, pages the console serves show their own request's
+    # address, and what runs without a request (alert mails, send_test_webhook) uses the default.
+    "PUBLIC_BASE_URL": _PUBLIC_BASE_URL or "http://127.0.0.1:8000",
+    "PUBLIC_BASE_URL_CONFIGURED": bool(_PUBLIC_BASE_URL),
     # POST /api/v2/blocks/<id>/backtest/ works its run for up to this long and answers the
     # result (200); a run still going then is left to the cluster and answered 202. Keep it
     # well below the web server's timeout.

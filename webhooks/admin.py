@@ -10,11 +10,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Value
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from core.admin import BigTableAdmin, ReadOnlyMixin, pre_block
 from core.admin_filters import ReceivedFilter
@@ -44,8 +45,21 @@ ROTATION_NONCES = "hookdesk_rotation_nonces"
 MAX_PENDING_NONCES = 10
 
 
-def _receiver_url(endpoint: Endpoint) -> str:
-    return settings.HOOKDESK["PUBLIC_BASE_URL"].rstrip("/") + endpoint.receiver_path
+# The request's own address, annotated on each endpoint an admin page lists or shows: display
+# methods get the object, not the request.
+REQUEST_BASE_URL = "hd_request_base_url"
+
+
+def _base_url(request) -> str:
+    """The configured public address, or else the address this request came to."""
+    if settings.HOOKDESK.get("PUBLIC_BASE_URL_CONFIGURED") or request is None:
+        return settings.HOOKDESK["PUBLIC_BASE_URL"]
+    return request.build_absolute_uri("/")
+
+
+def _receiver_url(endpoint: Endpoint, base_url: str | None = None) -> str:
+    base_url = base_url or getattr(endpoint, REQUEST_BASE_URL, None) or _base_url(None)
+    return base_url.rstrip("/") + endpoint.receiver_path
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -61,6 +75,8 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ("slug", "name", "provider", "environment", "state")
+        # Escaped: the admin renders help text as HTML, where "<slug>" would be a tag.
+        help_texts = {"slug": escape("The receiver URL is /webhooks/<slug>/")}
 
 
 @admin.register(Endpoint)
@@ -70,6 +86,12 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ("provider", "environment", "state")
     search_fields = ("slug", "name")
     change_form_template = "admin/webhooks/endpoint/change_form.html"
+
+    def get_queryset(self, request):
+        # Every endpoint the list or a page shows carries this request's address.
+        return (
+            super().get_queryset(request).annotate(**{REQUEST_BASE_URL: Value(_base_url(request))})
+        )
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -158,7 +180,7 @@ class EndpointAdmin(admin.ModelAdmin):
                 "secret": secret,
                 "fingerprint": fingerprint,
                 "grace": grace,
-                "receiver_url": _receiver_url(endpoint),
+                "receiver_url": _receiver_url(endpoint, _base_url(request)),
             },
         )
         response["Cache-Control"] = "no-store"

@@ -58,6 +58,7 @@ def test_it_shows_a_rotated_secret_once_and_honours_grace_and_expiry(console, ma
     page.reload()
     old_row = page.locator(f"tr.hd-secret-row[data-fingerprint='{old_fingerprint}']")
     assert "valid (grace)" in old_row.inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         old_row.locator(".hd-expire").click()
     assert "expired" in page.inner_text(".messagelist")
