@@ -57,3 +57,13 @@ class EstimatedCountPaginator(Paginator):
         """True when `count` is an estimate or a lower bound, not an exact figure."""
         _ = self.count
         return self.estimated or self.capped
+
+
+def count_label(paginator, count: int) -> str:
+    """A list's count as it may be read: "more than 1,000" when counting stopped at the cap,
+    "about 1,003,518" for the planner's estimate, else the exact count."""
+    if getattr(paginator, "capped", False):
+        return f"more than {paginator.count_cap:,}"
+    if getattr(paginator, "estimated", False):
+        return f"about {count:,}"
+    return f"{count:,}"
