@@ -5,7 +5,10 @@ from django.http import Http404, JsonResponse
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, permissions
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from core.errors import DomainError
 
 
 def _message(detail) -> str:
@@ -18,6 +21,9 @@ def _message(detail) -> str:
 
 def api_exception_handler(exc, context):
     """DRF errors as `{"error": "...", ...}`: one readable message, plus field details."""
+    if isinstance(exc, DomainError):
+        # The one place a service's refusal becomes an HTTP answer.
+        return Response(exc.as_json(), status=exc.http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

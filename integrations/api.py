@@ -19,21 +19,12 @@ from integrations.serializers import (
 )
 from integrations.services import (
     UNSET,
-    DeliveryConflict,
-    DestinationError,
     delivery_cancel,
     delivery_retry,
     destination_create,
     destination_delete,
     destination_update,
 )
-
-
-def destination_error(error: DestinationError) -> Response:
-    body = {"error": str(error)}
-    if error.field:
-        body["field"] = error.field
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _unknown_fields(request, serializer) -> Response | None:
@@ -88,10 +79,7 @@ class DestinationViewSet(
             return refused
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        try:
-            destination, secret = destination_create(actor=request.user, **values)
-        except DestinationError as error:
-            return destination_error(error)
+        destination, secret = destination_create(actor=request.user, **values)
         body = DestinationSerializer(destination).data
         if secret:
             body["secret"] = secret  # shown this once; stored encrypted
@@ -105,16 +93,13 @@ class DestinationViewSet(
             return refused
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        try:
-            destination, secret = destination_update(
-                destination=destination,
-                actor=request.user,
-                key=values.pop("key", UNSET),
-                secret=values.pop("secret", UNSET),
-                **values,
-            )
-        except DestinationError as error:
-            return destination_error(error)
+        destination, secret = destination_update(
+            destination=destination,
+            actor=request.user,
+            key=values.pop("key", UNSET),
+            secret=values.pop("secret", UNSET),
+            **values,
+        )
         body = DestinationSerializer(destination).data
         if secret:
             body["secret"] = secret
@@ -165,17 +150,11 @@ class DestinationDeliveryViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={202: OutboundDeliverySerializer, 409: dict})
     @action(detail=True, methods=["post"])
     def retry(self, request, *args, **kwargs):
-        try:
-            delivery = delivery_retry(delivery=self.get_object(), actor=request.user)
-        except DeliveryConflict as error:
-            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
+        delivery = delivery_retry(delivery=self.get_object(), actor=request.user)
         return Response(OutboundDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: OutboundDeliverySerializer, 409: dict})
     @action(detail=True, methods=["post"])
     def cancel(self, request, *args, **kwargs):
-        try:
-            delivery = delivery_cancel(delivery=self.get_object(), actor=request.user)
-        except DeliveryConflict as error:
-            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
+        delivery = delivery_cancel(delivery=self.get_object(), actor=request.user)
         return Response(OutboundDeliverySerializer(delivery).data)

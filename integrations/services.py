@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core import crypto
 from core.audit import audit_record
+from core.errors import Conflict, Invalid
 from integrations.adapters import ADAPTERS, get_adapter
 from integrations.conf import conf
 from integrations.crypto_fields import encrypt_or_empty
@@ -51,15 +52,11 @@ MAX_SCHEDULE_SECONDS = 7 * 86400
 UNSET = object()
 
 
-class DestinationError(ValueError):
+class DestinationError(Invalid):
     """Input that cannot configure a destination; `field` names the input at fault."""
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
-
-class DeliveryConflict(Exception):
+class DeliveryConflict(Conflict):
     """The delivery is not in a state the action applies to."""
 
 

@@ -42,7 +42,7 @@ from rules.services import (
     hold_needs_second_reviewer,
     hold_reject,
     hold_release_confirm,
-    hold_release_request,
+    hold_release_under_policy,
     review_policy,
     review_policy_set,
 )
@@ -302,7 +302,7 @@ class HeldOrderAdmin(ReadOnlyAdmin):
     def _decide_one(self, request, hold: HeldOrder, decision: str, reason: str) -> str:
         """Apply one decision through the services; returns what happened, for a message."""
         if decision == "release":
-            hold = hold_release_request(hold=hold, actor=request.user, reason=reason)
+            hold = hold_release_under_policy(hold=hold, actor=request.user, reason=reason)
             if hold.status == HoldStatus.HELD:
                 return "waiting for a second reviewer"
             return "released"

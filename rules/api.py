@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
-from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order, ReleaseRequest
+from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order
 from rules.serializers import (
     BacktestInputSerializer,
     BacktestResultSerializer,
@@ -26,30 +26,12 @@ from rules.serializers import (
     backtest_run_result,
 )
 from rules.services import (
-    HoldConflict,
-    RuleError,
     block_create,
     block_update,
     hold_reject,
-    hold_release_confirm,
-    hold_release_request,
+    hold_release_under_policy,
     order_metadata_update,
 )
-
-
-def hold_release_by_policy(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
-    """A release through the API follows the review policy: above the four-eyes amount the
-    first release is recorded and a second reviewer's release confirms it."""
-    if ReleaseRequest.objects.filter(hold=hold).exists():
-        return hold_release_confirm(hold=hold, actor=actor, reason=reason)
-    return hold_release_request(hold=hold, actor=actor, reason=reason)
-
-
-def rule_error(error: RuleError) -> Response:
-    body = {"error": str(error)}
-    if error.field:
-        body["field"] = error.field
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 class OrderDetail(APIView):
@@ -66,12 +48,9 @@ class OrderDetail(APIView):
         order = get_object_or_404(Order, order_id=order_id)
         data = OrderPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            order = order_metadata_update(
-                order=order, metadata=data.validated_data["metadata"], actor=request.user
-            )
-        except RuleError as error:
-            return rule_error(error)
+        order = order_metadata_update(
+            order=order, metadata=data.validated_data["metadata"], actor=request.user
+        )
         return Response(OrderSerializer(order).data)
 
 
@@ -105,12 +84,7 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
                 {"error": "a reason is required", "field": "reason"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        try:
-            hold = decide(hold=hold, actor=request.user, reason=data.validated_data["reason"])
-        except HoldConflict as error:
-            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
-        except RuleError as error:
-            return rule_error(error)
+        hold = decide(hold=hold, actor=request.user, reason=data.validated_data["reason"])
         return Response(HoldSerializer(hold).data)
 
     @extend_schema(
@@ -119,7 +93,7 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
-        response = self._decide(request, hold_release_by_policy)
+        response = self._decide(request, hold_release_under_policy)
         if response.status_code == 200 and response.data["status"] == "held":
             # Four eyes: this release waits for a second, different reviewer to POST release.
             return Response(
@@ -166,20 +140,14 @@ class BlockViewSet(
     def create(self, request, *args, **kwargs):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            block = block_create(actor=request.user, **data.validated_data)
-        except RuleError as error:
-            return rule_error(error)
+        block = block_create(actor=request.user, **data.validated_data)
         return Response(self.get_serializer(block).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         block = self.get_object()
         data = self.get_serializer(block, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            block = block_update(block=block, actor=request.user, **data.validated_data)
-        except RuleError as error:
-            return rule_error(error)
+        block = block_update(block=block, actor=request.user, **data.validated_data)
         return Response(self.get_serializer(block).data)
 
     @extend_schema(responses=BlockVersionSerializer(many=True))

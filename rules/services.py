@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core import plain_sql
 from core.audit import actor_label, audit_record
+from core.errors import Conflict, Invalid
 from rules.conditions import ConditionError, parse
 from rules.evaluation import (
     Match,
@@ -56,15 +57,11 @@ logger = logging.getLogger(__name__)
 BLOCK_FIELDS = ("name", "condition", "action", "metadata", "status", "priority", "event_types")
 
 
-class RuleError(ValueError):
-    """Input that cannot become a block; `field` names the input at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class RuleError(Invalid):
+    """Input that cannot become a block or a decision; `field` names the input at fault."""
 
 
-class HoldConflict(Exception):
+class HoldConflict(Conflict):
     """The hold was already decided."""
 
 
@@ -537,6 +534,16 @@ def hold_release_confirm(*, hold: HeldOrder, actor, reason: str = "") -> HeldOrd
         )
         request.delete()
         return hold_release(hold=hold, actor=actor, reason=full_reason)
+
+
+def hold_release_under_policy(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+    """A reviewer's release, as the review policy wants it, for the admin and the API alike:
+    a release of a hold another reviewer already asked to release confirms it; otherwise it
+    releases, or, above the four-eyes amount, waits for a second reviewer (the hold stays
+    held)."""
+    if ReleaseRequest.objects.filter(hold=hold).exists():
+        return hold_release_confirm(hold=hold, actor=actor, reason=reason)
+    return hold_release_request(hold=hold, actor=actor, reason=reason)
 
 
 # --- Replay preview (the console's dry run) --------------------------------------------------

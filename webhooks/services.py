@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core import crypto
 from core.audit import audit_record
+from core.errors import Invalid
 from webhooks.models import AuditAction, Endpoint, EndpointSecret, EndpointState, Event, EventStatus
 from webhooks.processing import events_enqueue
 from webhooks.providers import get_scheme
@@ -23,7 +24,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_GRACE = timedelta(days=30)
 
 
-class SecretError(ValueError):
+class SecretError(Invalid):
     """A secret or grace window an operator gave cannot be used."""
 
 
