@@ -26,10 +26,11 @@ from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_receiv
 from webhooks.selectors import EVENT_SEARCH_FIELDS
 from webhooks.services import (
     DEFAULT_GRACE,
+    ENDPOINT_EDITABLE,
     GRACE_CHOICES,
     SecretError,
     endpoint_create,
-    endpoint_set_state,
+    endpoint_update,
     parse_grace,
     secret_expire,
     secret_rotate,
@@ -149,15 +150,13 @@ class EndpointAdmin(admin.ModelAdmin):
             obj.installation_key_encrypted = endpoint.installation_key_encrypted
             request.hookdesk_new_secret = secret
             return
-        new_state = obj.state
-        state_changed = "state" in form.changed_data
-        if state_changed:
-            obj.state = form.initial["state"]
-        obj.save()
-        if state_changed:
-            queued = endpoint_set_state(endpoint=obj, state=new_state, actor=request.user)
-            if queued:
-                self.message_user(request, f"Resumed: {queued} stored event(s) queued.")
+        changes = {
+            name: form.cleaned_data[name] for name in ENDPOINT_EDITABLE if name in form.changed_data
+        }
+        queued = endpoint_update(endpoint=obj, actor=request.user, **changes)
+        obj.refresh_from_db()
+        if queued:
+            self.message_user(request, f"Resumed: {queued} stored event(s) queued.")
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(request, "hookdesk_new_secret", None)

@@ -176,27 +176,46 @@ def secret_reveal(*, secret: EndpointSecret) -> str:
     return crypto.decrypt(secret.encrypted)
 
 
-def endpoint_set_state(*, endpoint: Endpoint, state: str, actor=None) -> int:
-    """Change the endpoint's state. Resuming queues the events stored while it was paused;
-    returns how many."""
-    if state not in EndpointState.values:
-        raise ValueError(f"unknown state {state!r}")
-    before = endpoint.state
+ENDPOINT_EDITABLE = ("name", "environment", "state")
+
+
+def endpoint_update(*, endpoint: Endpoint, actor=None, reason: str = "", **changes) -> int:
+    """Change an endpoint's name, environment or state, audited with before and after.
+    Resuming queues the events stored while it was paused; returns how many."""
+    unknown = set(changes) - set(ENDPOINT_EDITABLE)
+    if unknown:
+        raise ValueError(f"an endpoint's {', '.join(sorted(unknown))} cannot be changed")
+    if "state" in changes and changes["state"] not in EndpointState.values:
+        raise ValueError(f"unknown state {changes['state']!r}")
     with transaction.atomic():
-        endpoint.state = state
-        endpoint.save(update_fields=["state", "updated_at"])
+        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+        before = {name: getattr(endpoint, name) for name in changes}
+        changed = {name: value for name, value in changes.items() if before[name] != value}
+        if not changed:
+            return 0
+        for name, value in changed.items():
+            setattr(endpoint, name, value)
+        endpoint.save(update_fields=[*changed, "updated_at"])
         audit_record(
             action=AuditAction.ENDPOINT_CHANGED,
             obj_type="endpoint",
             obj_id=endpoint.slug,
             actor=actor,
-            before={"state": before},
-            after={"state": state},
+            reason=reason,
+            before={name: before[name] for name in changed},
+            after=changed,
         )
-    logger.info("endpoint %s is now %s", endpoint.slug, state)
-    if state != EndpointState.ACTIVE:
+    logger.info("endpoint %s changed: %s", endpoint.slug, ", ".join(sorted(changed)))
+    if changed.get("state") != EndpointState.ACTIVE:
         return 0
     waiting = Event.objects.filter(endpoint=endpoint, status=EventStatus.PENDING).values_list(
         "pk", flat=True
     )
     return events_enqueue(waiting.iterator(chunk_size=1000), trigger="resume")
+
+
+def endpoint_set_state(*, endpoint: Endpoint, state: str, actor=None) -> int:
+    """Change the endpoint's state (endpoint_update). Returns how many events resuming queued."""
+    queued = endpoint_update(endpoint=endpoint, actor=actor, state=state)
+    endpoint.refresh_from_db(fields=["state", "updated_at"])
+    return queued
