@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from webhooks.models import (
     Delivery,
     Endpoint,
     Event,
+    EventStatus,
     ProcessingAttempt,
 )
 
@@ -113,11 +114,37 @@ def _hold_rate(threshold: AlertThreshold, since: datetime) -> list[Reading]:
     return readings
 
 
+def _oldest_pending(threshold: AlertThreshold, since: datetime) -> list[Reading]:
+    """Per endpoint, the age in seconds of its oldest event still waiting to be processed,
+    whenever it arrived: a backlog that stopped moving (no worker, a stuck queue)."""
+    now = since + timedelta(minutes=threshold.window_minutes)
+    rows = (
+        _scoped(Event.objects.filter(status=EventStatus.PENDING), threshold)
+        .values("endpoint_id")
+        .annotate(oldest=Min("received_at"), n=Count("id"))
+        .order_by()
+    )
+    readings = []
+    for row in rows:
+        age = Decimal(max(0, int((now - row["oldest"]).total_seconds())))
+        oldest = list(
+            Event.objects.filter(endpoint_id=row["endpoint_id"], status=EventStatus.PENDING)
+            .order_by("received_at")
+            .values_list("id", "order_id")[:MAX_ORDER_IDS]
+        )
+        order_ids = list(dict.fromkeys(order for _, order in oldest if order))
+        detail = f"{row['n']} pending; oldest events {', '.join(event for event, _ in oldest)}"
+        readings.append(Reading(row["endpoint_id"], age, order_ids, detail))
+    return readings
+
+
 READERS = {
     AlertKind.SIGNATURE_FAILURES: _signature_failures,
     AlertKind.PROCESSING_FAILURES: _processing_failures,
     AlertKind.HOLD_RATE: _hold_rate,
+    AlertKind.OLDEST_PENDING: _oldest_pending,
 }
+UNITS = {AlertKind.HOLD_RATE: "%", AlertKind.OLDEST_PENDING: " s"}
 
 
 def alerts_evaluate(*, now: datetime | None = None) -> list[Alert]:
@@ -141,7 +168,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> list[Alert]:
 
 def _raise(threshold: AlertThreshold, reading: Reading, now: datetime) -> Alert:
     endpoint = Endpoint.objects.filter(pk=reading.endpoint_id).first()
-    unit = "%" if threshold.kind == AlertKind.HOLD_RATE else ""
+    unit = UNITS.get(threshold.kind, "")
     message = (
         f"{threshold.name}: {reading.value}{unit} on {endpoint or 'all endpoints'} in the last "
         f"{threshold.window_minutes} min (limit {threshold.limit}{unit}; {reading.detail})."

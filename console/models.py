@@ -73,6 +73,7 @@ class AlertKind(models.TextChoices):
     SIGNATURE_FAILURES = "signature_failures", "Signature failures on an endpoint"
     PROCESSING_FAILURES = "processing_failures", "Processing failures on an endpoint"
     HOLD_RATE = "hold_rate", "Hold rate (% of order events held)"
+    OLDEST_PENDING = "oldest_pending", "Oldest pending event (age in seconds)"
 
 
 class AlertThreshold(models.Model):
@@ -91,11 +92,13 @@ class AlertThreshold(models.Model):
     limit = models.DecimalField(
         max_digits=10,
         decimal_places=2,
-        help_text="Raised when the figure is above this: a count of failures, or a percentage "
-        "for the hold rate.",
+        help_text="Raised when the figure is above this: a count of failures, a percentage "
+        "for the hold rate, or seconds for the oldest pending event.",
     )
     window_minutes = models.PositiveIntegerField(
-        default=10, help_text="The figure is taken over this many minutes back from now."
+        default=10,
+        help_text="The figure is taken over this many minutes back from now (the oldest "
+        "pending event: at most one alert per endpoint in this many minutes).",
     )
     min_events = models.PositiveIntegerField(
         default=20,

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from console.models import AlertKind, AlertThreshold
 from rules.models import Block
 from rules.services import block_create
 from webhooks.models import Endpoint
@@ -32,6 +33,17 @@ SAMPLE_EVENTS = (
     ("procureiq-demo", "order.created", "ord_demo_1003", "7800.00"),
 )
 
+# The alert thresholds every installation starts with, judged on each endpoint on its own.
+DEFAULT_THRESHOLDS = (
+    {"kind": AlertKind.SIGNATURE_FAILURES, "name": "Signature failures",
+     "limit": Decimal(20), "window_minutes": 10},
+    {"kind": AlertKind.PROCESSING_FAILURES, "name": "Processing failures",
+     "limit": Decimal(5), "window_minutes": 15},
+    # The sweep re-enqueues an event pending for a minute: five minutes means no worker runs.
+    {"kind": AlertKind.OLDEST_PENDING, "name": "Oldest pending event",
+     "limit": Decimal(300), "window_minutes": 15},
+)  # fmt: skip
+
 DEMO_ENDPOINTS = (
     ("autranex-demo", "autranex", None),
     ("procureiq-demo", "procureiq", None),
@@ -42,8 +54,8 @@ DEMO_ENDPOINTS = (
 
 class Command(BaseCommand):
     help = (
-        "Create the demo data if missing (one sandbox endpoint per provider scheme and an "
-        "'admin' superuser). Safe to run any number of times."
+        "Create the demo data if missing (one sandbox endpoint per provider scheme, an 'admin' "
+        "superuser and the default alert thresholds). Safe to run any number of times."
     )
 
     def handle(self, *args, **options):
@@ -60,6 +72,7 @@ class Command(BaseCommand):
                     )
             if not Block.objects.exists():
                 block_create(**DEFAULT_BLOCK)
+            self._thresholds()
         self._sample_events()
         self.stdout.write("Demo endpoints (sandbox) and their current secrets:")
         for slug, provider, key in DEMO_ENDPOINTS:
@@ -68,6 +81,12 @@ class Command(BaseCommand):
             secret = secret_reveal(secret=live[0]) if live else "(no live secret)"
             query = f"?key={key}" if key else ""
             self.stdout.write(f"  {provider:<11} {endpoint.receiver_path}{query}  secret: {secret}")
+
+    def _thresholds(self) -> None:
+        """Each default threshold once: one of its kind for every endpoint is left as it is."""
+        for threshold in DEFAULT_THRESHOLDS:
+            if not AlertThreshold.objects.filter(kind=threshold["kind"], endpoint=None).exists():
+                AlertThreshold.objects.create(**threshold)
 
     def _sample_events(self) -> None:
         """Sample deliveries through the real receiver (signed, verified, stored, queued), once,
