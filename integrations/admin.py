@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -307,12 +308,40 @@ class DestinationAdmin(admin.ModelAdmin):
             return
         obj.pk = saved.pk
         if secret:
-            self.message_user(
-                request,
-                f"Signing secret of {saved.name} (shown this once; copy it to the receiver): "
-                f"{secret}",
-                messages.WARNING,
-            )
+            # Shown once, on a page of its own (secrets_once): never in a message, which the
+            # messages framework keeps in a cookie.
+            request.hookdesk_new_secrets = [(saved, secret)]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "hookdesk_new_secrets", None):
+            return self.secrets_once(request, request.hookdesk_new_secrets, "Destination created")
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "hookdesk_new_secrets", None):
+            secrets = request.hookdesk_new_secrets
+            return self.secrets_once(request, secrets, "Signing secret rotated")
+        return super().response_change(request, obj)
+
+    def secrets_once(self, request, secrets, title):
+        """The one response that ever shows these secrets. Not cached, not in the session or a
+        message: a reload or the back button cannot bring them back."""
+        response = TemplateResponse(
+            request,
+            "admin/integrations/destination/secret_once.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                "secrets": [
+                    {"destination": destination, "secret": secret}
+                    for destination, secret in secrets
+                ],
+                "done_url": reverse("admin:integrations_destination_changelist"),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def save_related(self, request, form, formsets, change):
         """Nothing related to save: the service wrote everything."""
@@ -326,13 +355,11 @@ class DestinationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate signing secrets (shown once)", permissions=["change"])
     def rotate_secrets(self, request, queryset):
-        for destination in queryset:
-            saved, secret = destination_update(
-                destination=destination, actor=request.user, rotate_secret=True
-            )
-            self.message_user(
-                request, f"New signing secret of {saved.name}: {secret}", messages.WARNING
-            )
+        rotated = [
+            destination_update(destination=destination, actor=request.user, rotate_secret=True)
+            for destination in queryset
+        ]
+        return self.secrets_once(request, rotated, "Signing secrets rotated")
 
 
 class AttemptInline(admin.TabularInline):
