@@ -4,12 +4,36 @@ Building a query with Django's compiler costs about a millisecond of Python on o
 several times what PostgreSQL takes to run it; on the acknowledgement path that is a fifth of
 a request. These helpers keep the models' own value conversions (field.get_db_prep_save on the
 way in, the database and field converters on the way out), so the instances behave as if the
-ORM had written or read them."""
+ORM had written or read them.
+
+Table and column names always come from the models' _meta (table(), columns()), never typed
+into SQL: a model's table may be renamed or kept under another app's name.
+
+The inserts skip Django's model signals, so they refuse a model anything listens to: a receiver
+connected to pre_save or post_save of such a model would silently never run."""
 
 import functools
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, signals
+
+
+class SignalsWouldBeSkipped(TypeError):
+    """A plain-SQL insert of a model that has pre_save or post_save receivers."""
+
+
+def _refuse_if_listened_to(model: type[Model]) -> None:
+    # Cheap: Django caches each sender's receivers for the model signals.
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        raise SignalsWouldBeSkipped(
+            f"{model._meta.label} has pre_save or post_save receivers, which a plain-SQL insert "
+            "would skip: save it with the ORM"
+        )
+
+
+def table(model: type[Model]) -> str:
+    """The model's table name, quoted for SQL."""
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 @functools.cache
@@ -34,7 +58,8 @@ def _params(obj: Model, fields: tuple) -> list:
 
 def insert(obj: Model) -> None:
     """INSERT one new instance as obj.save(force_insert=True) would, less the pre_save and
-    post_save signals (keep it to models nothing listens to)."""
+    post_save signals: refused for a model something listens to."""
+    _refuse_if_listened_to(type(obj))
     head, row, fields, returning = _insert_parts(type(obj))
     with connection.cursor() as cursor:
         cursor.execute(f"{head} VALUES {row}{returning}", _params(obj, fields))
@@ -49,6 +74,7 @@ def insert_many(objs: list[Model], *, on_conflict: str = "") -> None:
     clause (the part after "ON CONFLICT"). Generated primary keys are not read back."""
     if not objs:
         return
+    _refuse_if_listened_to(type(objs[0]))
     head, row, fields, _ = _insert_parts(type(objs[0]))
     sql = f"{head} VALUES {', '.join([row] * len(objs))}"
     if on_conflict:

@@ -50,7 +50,7 @@ from rules.risk_signals import (
 )
 from rules.signals import hold_changed
 from webhooks.models import Event
-from webhooks.providers import OrderView
+from webhooks.providers import OrderView, get_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def block_update(*, block: Block, actor=None, reason: str = "", **changes) -> Bl
 # serialises the processing of concurrent events of one order, so the second sees the first's
 # hold instead of racing it. Values the event does not carry (NULL) keep what is stored.
 _ORDER_UPSERT = """
-INSERT INTO rules_order AS o (order_id, endpoint_id, customer_id, amount, currency,
+INSERT INTO {table} AS o (order_id, endpoint_id, customer_id, amount, currency,
     ship_to_country, bill_to_country, payment_method, metadata, first_seen_at, updated_at)
 VALUES (%(order_id)s, %(endpoint_id)s, COALESCE(%(customer_id)s, ''), %(amount)s,
     COALESCE(%(currency)s, ''), COALESCE(%(ship_to_country)s, ''),
@@ -199,7 +199,8 @@ def _order_lock(event: Event, view: OrderView) -> Order:
         "now": timezone.now(),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_ORDER_UPSERT.replace("{columns}", plain_sql.columns(Order)), params)
+        sql = _ORDER_UPSERT.replace("{table}", plain_sql.table(Order))
+        cursor.execute(sql.replace("{columns}", plain_sql.columns(Order)), params)
         [(order,)] = plain_sql.instances((Order,), cursor.fetchall())
     return order
 
@@ -302,7 +303,7 @@ def hold_decide(
         upstream_block_id = order_view.upstream_block_id or ""
         return HoldDecision(
             source=HoldSource.UPSTREAM,
-            reasons=[f"held upstream by AUTRANEX ({upstream_block_id or 'no block_id'})"],
+            reasons=[_upstream_hold_reason(event, upstream_block_id)],
             upstream_block_id=upstream_block_id,
         )
     if holds:
@@ -324,7 +325,13 @@ def _holds_of(order: Order) -> list[tuple[str, str]]:
 
 
 def _is_upstream_hold(event: Event) -> bool:
-    return event.endpoint.provider == "autranex" and event.event_type == "order.held"
+    """Whether the event's provider says it held the order itself: its scheme knows."""
+    return get_scheme(event.endpoint.provider).reports_upstream_hold(event.event_type)
+
+
+def _upstream_hold_reason(event: Event, block_id: str | None) -> str:
+    label = get_scheme(event.endpoint.provider).label
+    return f"held upstream by {label} ({block_id or 'no block_id'})"
 
 
 _DECISION_REFRESH = """(event_id, block_id) DO UPDATE SET block_version = excluded.block_version,

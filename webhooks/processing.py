@@ -190,7 +190,8 @@ def _claimed(ids: list[str]) -> list[Event]:
 
 def _status_of(event_id: str) -> str | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT status FROM webhooks_event WHERE id = %s", [event_id])
+        table = plain_sql.table(Event)
+        cursor.execute(f"SELECT status FROM {table} WHERE id = %s", [event_id])  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -62,3 +62,46 @@ def test_an_insert_stores_what_the_orm_reads_back(make_endpoint):
     assert stored_event.headers == event.headers
     assert stored_event.updated_at is not None
     assert _fields(Delivery.objects.get(pk=record.pk)) == _fields(record)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_insert_a_model_something_listens_to(make_endpoint):
+    from django.db.models.signals import post_save
+
+    endpoint, _ = make_endpoint("procureiq")
+    heard = []
+
+    def receiver(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    event = Event(endpoint=endpoint, event_type="order.created", body=b"{}", body_sha256="0")
+    post_save.connect(receiver, sender=Event, dispatch_uid="test.plain_sql.listener")
+    try:
+        with pytest.raises(plain_sql.SignalsWouldBeSkipped, match=r"webhooks\.Event"):
+            plain_sql.insert(event)
+        with pytest.raises(plain_sql.SignalsWouldBeSkipped):
+            plain_sql.insert_many([event])
+    finally:
+        post_save.disconnect(receiver, sender=Event, dispatch_uid="test.plain_sql.listener")
+    assert not Event.objects.filter(pk=event.pk).exists()
+
+    plain_sql.insert(event)  # nothing listens any more
+    assert Event.objects.filter(pk=event.pk).exists() and heard == []
+
+
+def test_the_hot_path_sql_names_tables_from_the_models():
+    # A table typed into SQL would break when a model's table is renamed or moves app.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    typed = re.compile(r"(FROM|INTO|UPDATE|JOIN)\s+(webhooks|rules|integrations|console|core)_\w+")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for app in ("core", "webhooks", "rules", "integrations", "console")
+        for path in (root / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if typed.search(line)
+    ]
+    assert found == []
