@@ -73,7 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.refuse_nul_in_query",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise: a hashed static file is cached for a year (core.static_files).
+    "core.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,8 +140,10 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed, compressed names after `collectstatic`; plain names before (core.static_files).
+    "staticfiles": {"BACKEND": "core.static_files.StaticFilesStorage"},
 }
+# Files collectstatic has not seen (or before it ever ran) are served from the apps.
 WHITENOISE_USE_FINDERS = True
 
 # --- Security -------------------------------------------------------------------------------

@@ -22,6 +22,16 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def static_files_by_plain_name(settings):
+    # Pages name static files as the finders serve them, whatever an earlier collectstatic
+    # left in var/static: the live server's static handler knows no hashed names.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def fresh_rule_caches():
     # Workers cache blocks, risk lists and destinations for seconds;
     # each test starts from its own data.
