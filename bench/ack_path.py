@@ -45,7 +45,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,7 +55,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+# Run as a script: the stack library is beside bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import stack
+
 LUA_SCRIPT = Path(__file__).with_name("ack_path.lua")
 HOST = "127.0.0.1"
 
@@ -578,81 +581,16 @@ class LoadGenerator:
 # --- Servers ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def run_command(command: list[str], env: dict[str, str] | None = None) -> str:
-    """Run a setup command; its stdout, or an error with its output."""
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def probe(port: int, path: str) -> bool:
-    """Whether the server answers HTTP at all (any status will do)."""
-    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n"
-    try:
-        with socket.create_connection((HOST, port), timeout=2) as sock:
-            sock.sendall(request.encode())
-            return sock.recv(16).startswith(b"HTTP/1.")
-    except OSError:
-        return False
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it does not exit in time."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-    log(f"process group {process.pid} survived SIGKILL")
-
-
 @contextlib.contextmanager
-def server(
-    name: str, command: list[str], env: dict[str, str], port: int, path: str, log_path: Path
-) -> Iterator[subprocess.Popen]:
-    log(f"starting {name}: {shlex.join(command)}")
-    with log_path.open("ab") as server_log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,  # the baseline prints a line per event
-            stderr=server_log,
-            start_new_session=True,
-        )
-        try:
-            wait_ready(process, port, path, log_path)
-            yield process
-        finally:
-            log(f"stopping {name}")
-            stop_process_group(process)
-
-
-def wait_ready(process: subprocess.Popen, port: int, path: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"server exited with {process.returncode}:\n{tail}")
-        if probe(port, path):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"server not answering on port {port} after {READY_TIMEOUT_S:.0f}s")
+def serving(name: str, service: stack.Service, port: int, path: str) -> Iterator[stack.Service]:
+    """The server started, answering `path`; stopped (its whole process group) on the way out."""
+    log(f"starting {name}: {shlex.join(service.command)}")
+    try:
+        with stack.running(service, timeout=STOP_TIMEOUT_S):
+            service.wait_answering(port, path, timeout=READY_TIMEOUT_S)
+            yield service
+    finally:
+        log(f"stopping {name}")
 
 
 def server_log_problems(log_path: Path) -> list[str]:
@@ -723,7 +661,7 @@ def baseline_env(secret: str) -> dict[str, str]:
 def measure_baseline(
     load: LoadGenerator, secret: str, args: argparse.Namespace, workdir: Path
 ) -> TargetResult:
-    port = free_port()
+    port = stack.free_port()
     # bench.uvicorn_nodelay takes the same options; it only binds the listener differently.
     launcher = "bench.uvicorn_nodelay" if args.baseline_nodelay else "uvicorn"
     command = [
@@ -733,10 +671,10 @@ def measure_baseline(
     if not args.baseline_nodelay:
         command.append("--no-access-log")
     log_path = workdir / "baseline-uvicorn.log"
-    with server(
-        "baseline", command, baseline_env(secret), port, BASELINE_PROBE, log_path
-    ) as process:
-        workload = Workload(port, BASELINE_PATH, secret, f"{args.run_id}-baseline", process.pid)
+    # Not its stdout: the consumer prints a line per event.
+    service = stack.Service("uvicorn", command, baseline_env(secret), log_path, stdout_to_log=False)
+    with serving("baseline", service, port, BASELINE_PROBE):
+        workload = Workload(port, BASELINE_PATH, secret, f"{args.run_id}-baseline", service.pid)
         result = measure("baseline", shlex.join(command[1:]), load, workload, args)
     result.checks["acked"] = sum(phase.ok2xx for phase in result.phases)
     result.checks["server_log_problems"] = server_log_problems(log_path)[:20]
@@ -744,41 +682,38 @@ def measure_baseline(
 
 
 def hookdesk_env(workdir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "DEBUG"}
-    env.update(
-        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{BENCH_DB}",
-        REDIS_URL=REDIS_URL,
+    return stack.environment(
+        database_url=stack.database_url(BENCH_DB),
+        redis_url=REDIS_URL,
+        secret_key=DJANGO_SECRET_KEY,
         HOOKDESK_VAR_DIR=str(workdir / "var"),
-        SECRET_KEY=DJANGO_SECRET_KEY,
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG=None,
     )
-    return env
 
 
 def prepare_hookdesk(env: dict[str, str], secret: str) -> None:
     """A fresh database and broker, migrated, with one ProcureIQ endpoint."""
     log(f"recreating database {BENCH_DB}, flushing redis db {REDIS_DB}")
-    run_command(["dropdb", *PG_ARGS, "--if-exists", "--force", BENCH_DB])
-    run_command(["createdb", *PG_ARGS, BENCH_DB])
-    run_command(["redis-cli", "-h", HOST, "-n", REDIS_DB, "flushdb"])
+    stack.database_recreate(env["DATABASE_URL"])
+    stack.redis_flush(REDIS_URL)
     log("migrating")
-    run_command([sys.executable, "manage.py", "migrate", "--noinput"], env)
-    output = run_command(
+    stack.migrate(env)
+    output = stack.run(
         [sys.executable, "manage.py", "create_endpoint", SLUG, "--provider", "procureiq",
          "--secret", secret],
-        env,
+        env=env,
     )  # fmt: skip
     if output.strip().splitlines()[-1:] != [secret]:
         raise RuntimeError(f"create_endpoint did not echo the secret: {output!r}")
 
 
 def psql_count(query: str) -> int:
-    return int(run_command(["psql", *PG_ARGS, BENCH_DB, "-tAc", query]).strip())
+    return int(stack.run(["psql", *PG_ARGS, BENCH_DB, "-tAc", query]).strip())
 
 
 def redis_queue_length(env: dict[str, str]) -> int:
     key = f"django_q:{env.get('HOOKDESK_QUEUE_NAME', 'hookdesk')}:q"
-    return int(run_command(["redis-cli", "-h", HOST, "-n", REDIS_DB, "llen", key]).strip())
+    return int(stack.run(["redis-cli", "-h", HOST, "-n", REDIS_DB, "llen", key]).strip())
 
 
 def gunicorn_worker_class(gunicorn_args: str) -> str:
@@ -813,15 +748,14 @@ def measure_hookdesk(
     load = hookdesk_load(load, args)
     env = hookdesk_env(workdir)
     prepare_hookdesk(env, secret)
-    port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2",
-        "--bind", f"{HOST}:{port}", *shlex.split(args.gunicorn_args),
-    ]  # fmt: skip
+    port = stack.free_port()
     log_path = workdir / "hookdesk-gunicorn.log"
-    with server("hookdesk", command, env, port, HOOKDESK_PROBE, log_path) as process:
-        workload = Workload(port, HOOKDESK_PATH, secret, f"{args.run_id}-hookdesk", process.pid)
-        result = measure("hookdesk", shlex.join(command[1:]), load, workload, args)
+    service = stack.web(
+        env, port=port, workers=2, options=shlex.split(args.gunicorn_args), log_path=log_path
+    )
+    with serving("hookdesk", service, port, HOOKDESK_PROBE):
+        workload = Workload(port, HOOKDESK_PATH, secret, f"{args.run_id}-hookdesk", service.pid)
+        result = measure("hookdesk", shlex.join(service.command[1:]), load, workload, args)
     acked = sum(phase.received for phase in result.phases)
     result.checks.update(
         stored=psql_count("select count(*) from webhooks_event"),

@@ -20,20 +20,21 @@ Needs PostgreSQL on 127.0.0.1 (user postgres, trust auth); Redis for --broker re
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DB_NAME = "hookdesk_bench_outbound"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+# Run as a script: the stack library is beside bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import stack
+
+REPO = stack.ROOT
+
+DB_URL = stack.database_url("hookdesk_bench_outbound")
+SECRET_KEY = "bench-outbound-secret-key"  # noqa: S105  every process of a run shares it
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PY = sys.executable
 
@@ -42,70 +43,23 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class Sink(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
-class SinkHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in two writes: without this, Nagle's algorithm and the
-        # client's delayed ACK add ~40 ms to every answer and the sink becomes the bottleneck.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-
-def start_sink() -> tuple[Sink, str]:
-    sink = Sink(("127.0.0.1", 0), SinkHandler)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    return sink, f"http://127.0.0.1:{sink.server_address[1]}/hooks"
-
-
-def start_black_hole() -> tuple[socket.socket, str]:
-    """Accepts connections (the kernel does, from the backlog) and never answers."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(1024)
-    return hole, f"http://127.0.0.1:{hole.getsockname()[1]}/hooks"
-
-
 def env_for(broker: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": DB_URL,
-        "SECRET_KEY": "bench-outbound-secret-key",
-        "HOOKDESK_WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    env.pop("REDIS_URL", None)
-    if broker == "redis":
-        env["REDIS_URL"] = REDIS_URL
-    return env
+    return stack.environment(
+        database_url=DB_URL,
+        secret_key=SECRET_KEY,
+        redis_url=REDIS_URL if broker == "redis" else None,
+        LOG_LEVEL="WARNING",
+    )
 
 
 def fresh_database(env: dict[str, str]) -> None:
-    subprocess.run(
-        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME], check=True
-    )
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
+    stack.fresh_database(env)
     if env.get("REDIS_URL"):
-        subprocess.run(["redis-cli", "-n", "12", "flushdb"], check=True, capture_output=True)
-    subprocess.run(
-        [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True
-    )
+        stack.redis_flush(REDIS_URL)
+
+
+def answer_ok(headers, body: bytes) -> tuple[int, bytes]:
+    return 200, b'{"ok":true}'
 
 
 def make_holds(count: int) -> None:
@@ -164,71 +118,45 @@ def percentile(values: list[float], fraction: float) -> float:
 def run(*, holds: int, broker: str, hanging: bool, timeout: float) -> dict:
     env = env_for(broker)
     fresh_database(env)
-    os.environ.update(
-        {k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "LOG_LEVEL", "DJANGO_SETTINGS_MODULE")}
-    )
-    if broker == "redis":
-        os.environ["REDIS_URL"] = REDIS_URL
-    import django
-
-    django.setup()
+    stack.django_setup(env)
     from django.db import connections
 
     from integrations.models import DeliveryStatus, OutboundAttempt, OutboundDelivery
     from integrations.services import destination_create
 
     connections.close_all()
-    sink, sink_url = start_sink()
-    hole, hole_url = start_black_hole()
-    healthy, _ = destination_create(name="healthy", url=sink_url)
-    if hanging:
-        destination_create(name="hanging", url=hole_url, connection_timeout="PT2S")
-
-    cluster = subprocess.Popen(
-        [PY, "manage.py", "qcluster"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(3)  # the cluster's workers are up
-        log(f"{'with' if hanging else 'without'} a hanging destination: {holds} holds")
-        started = time.monotonic()
-        make_holds(holds)
-        deadline = started + timeout
-        done = 0
-        while time.monotonic() < deadline:
-            done = OutboundDelivery.objects.filter(
-                destination=healthy, status=DeliveryStatus.SUCCEEDED
+    with stack.Sink(answer_ok) as sink, stack.black_hole() as hole_url:
+        healthy, _ = destination_create(name="healthy", url=sink.url)
+        if hanging:
+            destination_create(name="hanging", url=hole_url, connection_timeout="PT2S")
+        with stack.running(stack.qcluster(env, workers=2), timeout=30):
+            time.sleep(3)  # the cluster's workers are up
+            log(f"{'with' if hanging else 'without'} a hanging destination: {holds} holds")
+            started = time.monotonic()
+            make_holds(holds)
+            deadline = started + timeout
+            done = 0
+            while time.monotonic() < deadline:
+                done = OutboundDelivery.objects.filter(
+                    destination=healthy, status=DeliveryStatus.SUCCEEDED
+                ).count()
+                if done >= holds:
+                    break
+                time.sleep(0.2)
+            elapsed = time.monotonic() - started
+            latencies = [
+                (succeeded - created).total_seconds()
+                for created, succeeded in OutboundDelivery.objects.filter(
+                    destination=healthy, status=DeliveryStatus.SUCCEEDED
+                ).values_list("created_at", "succeeded_at")
+            ]
+            hanging_attempts = OutboundAttempt.objects.filter(
+                delivery__destination__name="hanging"
             ).count()
-            if done >= holds:
-                break
-            time.sleep(0.2)
-        elapsed = time.monotonic() - started
-        latencies = [
-            (succeeded - created).total_seconds()
-            for created, succeeded in OutboundDelivery.objects.filter(
-                destination=healthy, status=DeliveryStatus.SUCCEEDED
-            ).values_list("created_at", "succeeded_at")
-        ]
-        hanging_attempts = OutboundAttempt.objects.filter(
-            delivery__destination__name="hanging"
-        ).count()
-        hanging_pending = OutboundDelivery.objects.filter(
-            destination__name="hanging", status=DeliveryStatus.PENDING, attempts=0
-        ).count()
-    finally:
-        cluster.send_signal(signal.SIGTERM)
-        try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait()
-        sink.shutdown()
-        hole.close()
-        connections.close_all()
+            hanging_pending = OutboundDelivery.objects.filter(
+                destination__name="hanging", status=DeliveryStatus.PENDING, attempts=0
+            ).count()
+    connections.close_all()
     return {
         "hanging_destination": hanging,
         "holds": holds,
@@ -250,7 +178,6 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["alone", "hanging"])
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
     results = []
     for hanging in (False, True):
         if args.only and args.only != ("hanging" if hanging else "alone"):

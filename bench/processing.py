@@ -22,18 +22,20 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DB_NAME = "hookdesk_bench_proc"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+# Run as a script: the stack library is beside bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import stack
+
+REPO = stack.ROOT
+
+DB_URL = stack.database_url("hookdesk_bench_proc")
+SECRET_KEY = "bench-processing-secret-key"  # noqa: S105  every process of a run shares it
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SECRET = "bench-processing-secret-0123456789"  # noqa: S105  a throwaway bench endpoint
 PY = sys.executable
@@ -44,53 +46,17 @@ def log(message: str) -> None:
 
 
 def base_env(broker: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": DB_URL,
-        "SECRET_KEY": "bench-processing-secret-key",
-        "HOOKDESK_WORKERS": "2",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    if broker == "redis":
-        env["REDIS_URL"] = REDIS_URL
-    return env
+    return stack.environment(
+        database_url=DB_URL,
+        secret_key=SECRET_KEY,
+        redis_url=REDIS_URL if broker == "redis" else None,
+        LOG_LEVEL="WARNING",
+    )
 
 
 def fresh_database() -> None:
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME],
-                   check=True)  # fmt: skip
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
-    subprocess.run(["redis-cli", "-n", "13", "flushdb"], check=True, capture_output=True)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO,
-                   env=base_env("orm"), check=True)  # fmt: skip
-
-
-@contextmanager
-def running(command: list[str], env: dict[str, str]):
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def django_setup(broker: str) -> None:
-    os.environ.update(base_env(broker))
-    if broker == "orm":
-        os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
+    stack.fresh_database(base_env("orm"))
+    stack.redis_flush(REDIS_URL)
 
 
 def prepare_events(count: int) -> list[str]:
@@ -149,7 +115,7 @@ def measure_throughput(broker: str, count: int) -> dict[str, float]:
     from webhooks.processing import event_enqueue
 
     queue = get_broker()
-    with running([PY, "manage.py", "qcluster"], base_env(broker)):
+    with stack.running(stack.qcluster(base_env(broker), workers=2)):
         time.sleep(4)  # cluster start-up, not measured
 
         # Baseline: no-op tasks. Their completion is seen as an empty queue plus the tasks in
@@ -174,23 +140,18 @@ def measure_throughput(broker: str, count: int) -> dict[str, float]:
     return {"baseline_tasks_per_s": baseline, "events_per_s": hookdesk}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def measure_latency(rate: float, seconds: float) -> dict[str, float]:
     import httpx
 
     from rules.models import HeldOrder
 
     env = base_env("redis")
-    port = free_port()
-    web = [PY, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    port = stack.free_port()
+    web = stack.web(env, port=port, workers=2)
     url = f"http://127.0.0.1:{port}/webhooks/bench/"
-    with running(web, env), running([PY, "manage.py", "qcluster"], env):
-        time.sleep(4)
+    with stack.running(web, stack.qcluster(env, workers=2)):
+        web.wait_answering(port, "/admin/login/")
+        time.sleep(4)  # the cluster's workers are up
         total = int(rate * seconds)
         stamp = time.time_ns()
         started = time.monotonic()
@@ -268,10 +229,10 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--inner-throughput":
-        django_setup(sys.argv[2])
+        stack.django_setup(base_env(sys.argv[2]))
         print(json.dumps(measure_throughput(sys.argv[2], int(sys.argv[3]))))
     elif len(sys.argv) == 4 and sys.argv[1] == "--inner-latency":
-        django_setup("redis")
+        stack.django_setup(base_env("redis"))
         print(json.dumps(measure_latency(float(sys.argv[2]), float(sys.argv[3]))))
     else:
         sys.exit(main())

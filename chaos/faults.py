@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaos.stack import PostgresCluster, Service
+from stack import PostgresCluster, Service
 
 
 @dataclass

@@ -1,16 +1,13 @@
 """The chaos run from start to verdict: stack up, traffic and faults, drain, reconcile, report."""
 
 import argparse
-import os
 import secrets
-import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
-from chaos import stack
-from chaos.stack import ROOT, PostgresCluster, StackError
+import stack
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,48 +50,22 @@ def log(message: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _environment(args, *, database_url: str, redis_url: str, var_dir: Path, port: int) -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        # One key for every process: endpoint secrets are encrypted with a key derived from it.
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "HOOKDESK_VAR_DIR": str(var_dir),
-        "HOOKDESK_QUEUE_NAME": "hookdesk-chaos",
-        "WEB_CONCURRENCY": str(args.web_workers),
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "false",
+    return stack.environment(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secrets.token_urlsafe(50),
+        HOOKDESK_VAR_DIR=str(var_dir),
+        HOOKDESK_QUEUE_NAME="hookdesk-chaos",
+        WEB_CONCURRENCY=str(args.web_workers),
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
+        DEBUG="false",
         # Recovery within the run rather than after five minutes: a claim older than this
         # belongs to a killed worker, an unqueued event this old is queued again by the sweep.
-        "HOOKDESK_STALE_CLAIM_SECONDS": "30",
-        "HOOKDESK_SWEEP_PENDING_AFTER": "15",
-    }
-
-
-def _wait_ready(base_url: str, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            answer = httpx.get(base_url + "/healthz", timeout=5)
-            if answer.status_code == 200:
-                return
-            last = answer.text[:300]
-        except httpx.HTTPError as error:
-            last = type(error).__name__
-        time.sleep(0.5)
-    raise StackError(f"the stack was not ready within {timeout:.0f} s: {last}")
+        HOOKDESK_STALE_CLAIM_SECONDS="30",
+        HOOKDESK_SWEEP_PENDING_AFTER="15",
+    )
 
 
 def _fixtures(sink_url: str, *, automation_key: str):
@@ -187,11 +158,11 @@ class Supervisor:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.time()
-    var_dir = ROOT / "var" / "chaos" / args.cluster
+    var_dir = stack.ROOT / "var" / "chaos" / args.cluster
     var_dir.mkdir(parents=True, exist_ok=True)
-    port = args.port or _free_port()
+    port = args.port or stack.free_port()
     base_url = f"http://127.0.0.1:{port}"
-    cluster = PostgresCluster(name=args.cluster, port=args.pg_port)
+    cluster = stack.PostgresCluster(name=args.cluster, port=args.pg_port)
     database_url = cluster.url(args.database)
     redis_url = f"redis://{args.redis_host}/{args.redis_db}"
     env = _environment(
@@ -200,16 +171,10 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"PostgreSQL cluster {cluster.version}/{cluster.name} on port {cluster.port}")
     cluster.ensure()
-    cluster.recreate_database(args.database)
     stack.redis_flush(redis_url)
     log("migrating")
-    stack.migrate(env, var_dir / "migrate.log")
-    for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-                 "HOOKDESK_VAR_DIR", "HOOKDESK_QUEUE_NAME", "LOG_LEVEL"):  # fmt: skip
-        os.environ[name] = env[name]
-    import django
-
-    django.setup()
+    stack.fresh_database(env, log_path=var_dir / "migrate.log")
+    stack.django_setup(env)
 
     from chaos import faults as faults_module
     from chaos import report, verify
@@ -218,8 +183,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sink = Sink(fail_always=args.sink_fail_always, fail_once=args.sink_fail_once).start()
     targets, destination_id, token = _fixtures(sink.url, automation_key=secrets.token_hex(8))
-    web = stack.web_service(env, port=port, workers=args.web_workers, log_path=var_dir / "web.log")
-    worker = stack.worker_service(env, log_path=var_dir / "worker.log")
+    # As `make run` starts it (run_console), minus the access log: sync workers.
+    web = stack.web(
+        env, port=port, workers=args.web_workers, options=("--log-level", "warning"),
+        log_path=var_dir / "web.log",
+    )  # fmt: skip
+    worker = stack.qcluster(env, log_path=var_dir / "worker.log")
     services = [web, worker]
     result = verify.Result()
     schedule = faults_module.schedule(
@@ -229,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for service in services:
             service.start()
-        _wait_ready(base_url, timeout=180)
+        web.wait_answering(port, "/healthz", timeout=180)
         stream = plan(deliveries=args.deliveries, seed=args.seed)
         log(f"stack ready on {base_url}; sending {len(stream)} deliveries "
             f"with {args.concurrency} threads")  # fmt: skip

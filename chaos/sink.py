@@ -2,14 +2,14 @@
 delivery hookdesk makes and fails a scripted share of them, so retries and dead letters happen."""
 
 import hashlib
-import http.server
 import json
-import socket
 import threading
 from collections import Counter
 
+import stack
 
-class Sink:
+
+class Sink(stack.Sink):
     """Answers 200, except: deliveries whose id hashes into `fail_always` get 500 on every
     attempt (they end as dead letters), those in `fail_once` get 500 on their first attempt."""
 
@@ -21,43 +21,11 @@ class Sink:
         self.succeeded: Counter[str] = Counter()  # delivery id -> 2xx answers
         self.orders: dict[str, str] = {}  # delivery id -> order id in the notice
         self.malformed = 0
-        sink = self
+        super().__init__(self._reply, path="/hooks/hookdesk")
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = sink.answer(self.headers.get("X-Hookdesk-Delivery", ""), body)
-                payload = b'{"ok":true}' if status == 200 else b'{"error":"scripted failure"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 128
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/hookdesk"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> "Sink":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _reply(self, headers, body: bytes) -> tuple[int, bytes]:
+        status = self.answer(headers.get("X-Hookdesk-Delivery", ""), body)
+        return status, b'{"ok":true}' if status == 200 else b'{"error":"scripted failure"}'
 
     def _bucket(self, delivery_id: str) -> float:
         digest = hashlib.sha256(delivery_id.encode()).digest()
