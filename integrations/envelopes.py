@@ -1,13 +1,14 @@
 """hookdesk's own events (order.held/released/rejected): the decision snapshot kept in the outbox
-(the notice) and its envelope in each signature scheme's format."""
+(the notice) and its envelope in each signature scheme's format, which the scheme builds
+(`ProviderScheme.outbound_envelope`)."""
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from integrations.models import DestinationScope
 from rules.models import FINANCE_NOTE_HELD, FINANCE_NOTE_RELEASED, HeldOrder
+from webhooks.providers import SCHEMES, get_scheme
 
 FINANCE_NOTE_REJECTED = (
     "Rejected: the payment pre-authorisation was voided when the order was held and is not renewed."
@@ -17,11 +18,6 @@ PRE_AUTHORISATION = {
     "order.held": ("voided", FINANCE_NOTE_HELD),
     "order.released": ("reauthorisation_required", FINANCE_NOTE_RELEASED),
     "order.rejected": ("voided", FINANCE_NOTE_REJECTED),
-}
-AUTOMATION_EVENT_TYPES = {
-    "order.held": "OrderHeld",
-    "order.released": "OrderReleased",
-    "order.rejected": "OrderRejected",
 }
 
 
@@ -71,11 +67,6 @@ def notice_data(notice: dict[str, Any], *, scope: str) -> dict[str, Any]:
     return data
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def envelope_body(
     *,
     scheme: str,
@@ -84,33 +75,9 @@ def envelope_body(
     created_at: datetime,
     data: dict[str, Any],
 ) -> bytes:
-    """The bytes a receiver of `scheme` expects for one event."""
-    iso = created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if scheme == "autranex":
-        envelope = {
-            "event_id": event_id,
-            "event_type": event_type,
-            "created_at": iso,
-            "data": data,
-        }
-    elif scheme == "standard":
-        # The event id travels in the webhook-id header, which the signature covers.
-        envelope = {"type": event_type, "timestamp": iso, "data": data}
-    elif scheme == "procureiq":
-        envelope = {
-            "id": event_id,
-            "type": event_type,
-            "version": "1.0",
-            "created": int(created_at.timestamp()),
-            "data": {
-                ("totalAmount" if key == "order_value" else _camel(key)): value
-                for key, value in data.items()
-            },
-            "metadata": {"source": "hookdesk"},
-        }
-    elif scheme == "automation":
-        # The Automation API's webhook only says which order changed state.
-        envelope = {"orderId": data["order_id"], "eventType": AUTOMATION_EVENT_TYPES[event_type]}
-    else:
+    """The bytes a receiver of `scheme` expects for one event: the scheme builds them."""
+    if scheme not in SCHEMES:
         raise ValueError(f"unknown signature scheme {scheme!r}")
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+    return get_scheme(scheme).outbound_envelope(
+        event_id=event_id, event_type=event_type, created_at=created_at, data=data
+    )

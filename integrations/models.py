@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.audit_actions import audit_actions_register
 from core.ids import ulid
-from webhooks.models import Provider
+from webhooks.providers import provider_choices
 
 OUTBOUND_EVENT_TYPES = ("order.held", "order.released", "order.rejected")
 
@@ -56,8 +56,8 @@ class Destination(models.Model):
     )
     signature_scheme = models.CharField(
         max_length=20,
-        choices=Provider.choices,
-        default=Provider.AUTRANEX,
+        choices=provider_choices,
+        default="autranex",
         help_text="Envelope and signature format the receiver verifies.",
     )
     secret_encrypted = models.TextField(

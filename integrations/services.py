@@ -26,8 +26,7 @@ from integrations.models import (
 )
 from integrations.outbound import deliveries_enqueue, destination_timeout
 from integrations.tls import TlsConfigError, certificates_validate, client_key_validate
-from webhooks.models import Provider
-from webhooks.providers import get_scheme
+from webhooks.providers import SCHEMES, get_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +125,9 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             raise DestinationError("a name of 1 to 200 characters is required", field="name")
     if "adapter" in clean and clean["adapter"] not in ADAPTERS:
         raise DestinationError(f"adapter must be one of {', '.join(ADAPTERS)}", field="adapter")
-    if "signature_scheme" in clean and clean["signature_scheme"] not in Provider.values:
+    if "signature_scheme" in clean and clean["signature_scheme"] not in SCHEMES:
         raise DestinationError(
-            f"signature_scheme must be one of {', '.join(Provider.values)}",
+            f"signature_scheme must be one of {', '.join(SCHEMES)}",
             field="signature_scheme",
         )
     if "scope" in clean and clean["scope"] not in DestinationScope.values:

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from core.admin_filters import ParamFilter
 from webhooks.admin_filters import EndpointFilter
-from webhooks.models import Environment, Provider
+from webhooks.models import Environment
+from webhooks.providers import provider_choices
 
 
 class HoldProviderFilter(ParamFilter):
@@ -17,7 +18,7 @@ class HoldProviderFilter(ParamFilter):
     lookup = "event__endpoint__provider"
 
     def lookups(self, request, model_admin):
-        return Provider.choices
+        return provider_choices()
 
 
 class HoldEndpointFilter(EndpointFilter):

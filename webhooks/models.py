@@ -7,13 +7,7 @@ from django.utils import timezone
 
 from core.audit_actions import audit_actions_register
 from core.ids import new_event_id
-
-
-class Provider(models.TextChoices):
-    AUTRANEX = "autranex", "AUTRANEX"
-    PROCUREIQ = "procureiq", "ProcureIQ"
-    AUTOMATION = "automation", "Automation API"
-    STANDARD = "standard", "Standard Webhooks"
+from webhooks.providers import provider_choices
 
 
 class Environment(models.TextChoices):
@@ -33,7 +27,10 @@ class Endpoint(models.Model):
     )
     name = models.CharField(max_length=200, blank=True)
     provider = models.CharField(
-        max_length=20, choices=Provider.choices, help_text="Signature scheme and envelope format."
+        max_length=20,
+        # The registered schemes (webhooks/providers/), read each time: no list of names here.
+        choices=provider_choices,
+        help_text="Signature scheme and envelope format.",
     )
     environment = models.CharField(
         max_length=20, choices=Environment.choices, default=Environment.PRODUCTION

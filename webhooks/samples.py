@@ -5,6 +5,7 @@ import json
 import secrets
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
@@ -18,15 +19,25 @@ from django.urls import get_script_prefix, resolve
 from core import crypto
 from core.ids import ulid
 from webhooks.models import Endpoint
-from webhooks.providers import get_scheme
+from webhooks.providers import SCHEMES, get_scheme
 from webhooks.selectors import secrets_live
 
-DEFAULT_EVENT_TYPES = {
-    "autranex": "order.held",
-    "procureiq": "order.created",
-    "automation": "OrderCreated",
-    "standard": "order.created",
-}
+
+class _DefaultEventTypes(Mapping[str, str]):
+    """Each registered scheme's default test event type, by scheme name, read from the
+    schemes when asked: a scheme registered later has one too."""
+
+    def __getitem__(self, name: str) -> str:
+        return get_scheme(name).default_event_type
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCHEMES)
+
+    def __len__(self) -> int:
+        return len(SCHEMES)
+
+
+DEFAULT_EVENT_TYPES: Mapping[str, str] = _DefaultEventTypes()
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ def sample_delivery(
     primary = secrets_live(endpoint=endpoint)[0]
     timestamp = int(time.time())
     event_id = "evt_" + ulid()
-    event_type = event_type or DEFAULT_EVENT_TYPES[endpoint.provider]
+    event_type = event_type or scheme.default_event_type
     body = scheme.sample_body(
         event_id=event_id,
         event_type=event_type,

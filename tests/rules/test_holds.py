@@ -159,6 +159,25 @@ def test_it_records_an_upstream_autranex_hold_whatever_its_own_blocks_say(make_e
     assert hold["block_id"] == "blk_upstream_42"
     assert hold["source"] == "upstream"
     assert hold["amount"] == "300.00"
+    assert hold["reasons"] == ["held upstream by AUTRANEX (blk_upstream_42)"]
+
+
+@pytest.mark.django_db
+def test_it_names_no_block_id_for_an_upstream_hold_without_one(make_endpoint):
+    payload = autranex("order.held", {"order_id": "ord_up_nb", "order_value": 300})
+    event = deliver(*make_endpoint("autranex"), payload)
+    process(event)
+
+    hold = HeldOrder.objects.get(order__order_id="ord_up_nb")
+    assert hold.reasons == ["held upstream by AUTRANEX (no block_id)"]
+
+
+@pytest.mark.django_db
+def test_it_holds_upstream_only_for_events_the_scheme_says_are_upstream_holds(make_endpoint):
+    process(deliver(*make_endpoint("autranex"), autranex("order.released", {"order_id": "ord_a"})))
+    process(deliver(*make_endpoint("procureiq"), procureiq("order.created", {"orderId": "ord_b"})))
+
+    assert not HeldOrder.objects.exists()
 
 
 @pytest.mark.django_db

@@ -18,7 +18,14 @@ from tests.signing import (
     procureiq_headers,
     standard_headers,
 )
-from webhooks.providers import SCHEMES, Envelope, EnvelopeError, OrderView, SignatureError
+from webhooks.providers import (
+    SCHEMES,
+    Envelope,
+    EnvelopeError,
+    OrderView,
+    SignatureError,
+    provider_choices,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -882,3 +889,37 @@ def test_it_accepts_any_procureiq_body_signed_as_the_provider_documents(payload,
     body = json.dumps(payload).encode()
 
     assert verify("procureiq", body, signed("procureiq", body, secret), [secret]) == 0
+
+
+# --- what each scheme knows about itself -------------------------------------------------
+
+
+def test_it_offers_the_schemes_as_provider_choices_with_their_labels():
+    assert dict(provider_choices()) == {
+        "autranex": "AUTRANEX",
+        "procureiq": "ProcureIQ",
+        "automation": "Automation API",
+        "standard": "Standard Webhooks",
+    }
+
+
+@pytest.mark.parametrize(
+    ("provider", "event_type"),
+    [
+        ("autranex", "order.held"),
+        ("procureiq", "order.created"),
+        ("automation", "OrderCreated"),
+        ("standard", "order.created"),
+    ],
+)
+def test_it_sends_test_webhooks_of_a_documented_default_type(provider, event_type):
+    assert SCHEMES[provider].default_event_type == event_type
+    assert event_type in SCHEMES[provider].event_types
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_it_knows_which_events_report_a_hold_upstream(provider):
+    scheme = SCHEMES[provider]
+    reporting = {t for t in (*scheme.event_types, "order.held") if scheme.reports_upstream_hold(t)}
+    # Only AUTRANEX holds orders itself; Standard Webhooks' order.held is hookdesk's own event.
+    assert reporting == ({"order.held"} if provider == "autranex" else set())

@@ -1,7 +1,9 @@
-"""Provider schemes by name. Adding a provider is adding a module and a line here."""
+"""Provider schemes by name. Adding a provider is adding a module to this package: each module
+registers its scheme with `register_scheme`, and every module here is imported below."""
 
-from webhooks.providers.automation import Automation
-from webhooks.providers.autranex import Autranex
+import importlib
+import pkgutil
+
 from webhooks.providers.base import (
     Envelope,
     EnvelopeError,
@@ -9,17 +11,19 @@ from webhooks.providers.base import (
     ProviderScheme,
     SignatureError,
 )
-from webhooks.providers.procureiq import ProcureIQ
-from webhooks.providers.standard import Standard
+from webhooks.providers.registry import (
+    SCHEMES,
+    get_scheme,
+    provider_choices,
+    register_scheme,
+    unregister_scheme,
+)
 
-SCHEMES: dict[str, ProviderScheme] = {
-    scheme.name: scheme for scheme in (Autranex(), ProcureIQ(), Automation(), Standard())
-}
+_NOT_SCHEMES = {"base", "registry"}
 
-
-def get_scheme(name: str) -> ProviderScheme:
-    return SCHEMES[name]
-
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _NOT_SCHEMES:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "SCHEMES",
@@ -29,4 +33,7 @@ __all__ = [
     "ProviderScheme",
     "SignatureError",
     "get_scheme",
+    "provider_choices",
+    "register_scheme",
+    "unregister_scheme",
 ]

@@ -3,13 +3,16 @@ no event id (each delivery is its own event). An optional `?key=` names the inst
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from webhooks.providers.base import (
     MAX_EVENT_TYPE_LENGTH,
     Envelope,
     OrderView,
     ProviderScheme,
+    compact_json,
     hmac_sha256,
     invalid,
     load_json_object,
@@ -18,6 +21,7 @@ from webhooks.providers.base import (
     parse_hex_digest,
     required_str,
 )
+from webhooks.providers.registry import register_scheme
 
 HEADER = "x-signature"
 
@@ -30,12 +34,20 @@ EVENT_TYPES = (
     "OrderExpired",
     "OrderDueDateUpdated",
 )
+# hookdesk's own events as the Automation API names them.
+OUTBOUND_EVENT_TYPES = {
+    "order.held": "OrderHeld",
+    "order.released": "OrderReleased",
+    "order.rejected": "OrderRejected",
+}
 
 
 class Automation(ProviderScheme):
     name = "automation"
+    label = "Automation API"
     recorded_headers = ("user-agent", "content-type")
     event_types = EVENT_TYPES
+    default_event_type = "OrderCreated"
 
     def verify(
         self,
@@ -85,3 +97,14 @@ class Automation(ProviderScheme):
         timestamp: int,
     ) -> bytes:
         return json.dumps({"orderId": order_id, "eventType": event_type}).encode()
+
+    def outbound_envelope(
+        self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]
+    ) -> bytes:
+        # The Automation API's webhook only says which order changed state.
+        return compact_json(
+            {"orderId": data["order_id"], "eventType": OUTBOUND_EVENT_TYPES[event_type]}
+        )
+
+
+register_scheme(Automation())

@@ -2,7 +2,9 @@
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from webhooks.providers.base import (
     MAX_EVENT_ID_LENGTH,
@@ -10,8 +12,10 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    compact_json,
     hmac_sha256,
     invalid,
+    iso_utc,
     load_json_object,
     malformed,
     matching_secret,
@@ -25,6 +29,7 @@ from webhooks.providers.base import (
     required_object,
     required_str,
 )
+from webhooks.providers.registry import register_scheme
 
 HEADER = "x-autranex-signature"
 MAX_SIGNATURES = 8
@@ -55,8 +60,14 @@ def parse_signature_header(value: str) -> tuple[int, list[bytes]]:
 
 class Autranex(ProviderScheme):
     name = "autranex"
+    label = "AUTRANEX"
     recorded_headers = ("x-retry-count", "user-agent", "content-type")
     event_types = ("order.held", "order.released", "order.rejected", "order.created")
+    default_event_type = "order.held"
+
+    def reports_upstream_hold(self, event_type: str) -> bool:
+        # AUTRANEX holds orders itself and says so with order.held.
+        return event_type == "order.held"
 
     def verify(
         self,
@@ -130,3 +141,18 @@ class Autranex(ProviderScheme):
                 },
             }
         ).encode()
+
+    def outbound_envelope(
+        self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]
+    ) -> bytes:
+        return compact_json(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "created_at": iso_utc(created_at),
+                "data": data,
+            }
+        )
+
+
+register_scheme(Autranex())

@@ -7,6 +7,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -270,10 +271,18 @@ class ProviderScheme(ABC):
     """One provider's wire format: how its deliveries are signed and what its envelope means."""
 
     name: str
+    #: The provider as people name it: the choices' label and the upstream hold reason.
+    label: str
     #: Provider retry/delivery headers worth recording on every delivery attempt.
     recorded_headers: tuple[str, ...] = ()
     #: Event types the provider documents (used for samples and validation messages).
     event_types: tuple[str, ...] = ()
+    #: The event type of a test webhook when the operator names none.
+    default_event_type: str
+
+    def reports_upstream_hold(self, event_type: str) -> bool:
+        """Whether an event of this type says the provider itself held the order."""
+        return False
 
     def secret_key(self, secret: str) -> bytes:
         """The HMAC key a stored secret stands for."""
@@ -321,3 +330,20 @@ class ProviderScheme(ABC):
         timestamp: int,
     ) -> bytes:
         """A realistic delivery body of this scheme, for test webhooks."""
+
+    @abstractmethod
+    def outbound_envelope(
+        self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]
+    ) -> bytes:
+        """The bytes of one of hookdesk's own events (order.held/released/rejected) as a
+        receiver of this scheme expects them; `data` is the event's snake-case data object."""
+
+
+def iso_utc(moment: datetime) -> str:
+    """A UTC time to the second, as outbound envelopes write it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compact_json(value: Any) -> bytes:
+    """JSON without spaces, non-ASCII kept as UTF-8: the bytes outbound envelopes are signed as."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

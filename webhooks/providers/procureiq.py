@@ -4,7 +4,9 @@
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from webhooks.providers.base import (
     MAX_EVENT_ID_LENGTH,
@@ -12,6 +14,7 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    compact_json,
     hmac_sha256,
     invalid,
     load_json_object,
@@ -26,6 +29,7 @@ from webhooks.providers.base import (
     required_str,
     storable_json,
 )
+from webhooks.providers.registry import register_scheme
 
 HEADER = "x-procureiq-signature"
 
@@ -57,6 +61,7 @@ EVENT_TYPES = (
 
 class ProcureIQ(ProviderScheme):
     name = "procureiq"
+    label = "ProcureIQ"
     recorded_headers = (
         "x-procureiq-event",
         "x-procureiq-delivery",
@@ -65,6 +70,7 @@ class ProcureIQ(ProviderScheme):
         "content-type",
     )
     event_types = EVENT_TYPES
+    default_event_type = "order.created"
 
     def verify(
         self,
@@ -157,3 +163,28 @@ class ProcureIQ(ProviderScheme):
                 "metadata": {"procureiqVersion": "1.0.0", "environment": "sandbox"},
             }
         ).encode()
+
+    def outbound_envelope(
+        self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]
+    ) -> bytes:
+        return compact_json(
+            {
+                "id": event_id,
+                "type": event_type,
+                "version": "1.0",
+                "created": int(created_at.timestamp()),
+                "data": {
+                    ("totalAmount" if key == "order_value" else _camel(key)): value
+                    for key, value in data.items()
+                },
+                "metadata": {"source": "hookdesk"},
+            }
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+register_scheme(ProcureIQ())

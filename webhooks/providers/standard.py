@@ -8,6 +8,7 @@ import secrets as random_secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from webhooks.providers.base import (
     MAX_EVENT_ID_LENGTH,
@@ -16,8 +17,10 @@ from webhooks.providers.base import (
     EnvelopeError,
     OrderView,
     ProviderScheme,
+    compact_json,
     hmac_sha256,
     invalid,
+    iso_utc,
     load_json_object,
     malformed,
     matching_secret,
@@ -31,6 +34,7 @@ from webhooks.providers.base import (
     required_str,
     storable_text,
 )
+from webhooks.providers.registry import register_scheme
 
 PREFIX = "whsec_"
 MAX_SIGNATURES = 8
@@ -61,8 +65,10 @@ def parse_signatures(value: str) -> list[bytes]:
 
 class Standard(ProviderScheme):
     name = "standard"
+    label = "Standard Webhooks"
     recorded_headers = ("webhook-id", "webhook-timestamp", "user-agent", "content-type")
     event_types = ("order.created", "order.held", "order.released", "order.rejected")
+    default_event_type = "order.created"
 
     def secret_key(self, secret: str) -> bytes:
         encoded = secret.removeprefix(PREFIX)
@@ -162,3 +168,12 @@ class Standard(ProviderScheme):
                 },
             }
         ).encode()
+
+    def outbound_envelope(
+        self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]
+    ) -> bytes:
+        # The event id travels in the webhook-id header, which the signature covers.
+        return compact_json({"type": event_type, "timestamp": iso_utc(created_at), "data": data})
+
+
+register_scheme(Standard())

@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks.models import Environment, Provider
+from webhooks.models import Environment
+from webhooks.providers import SCHEMES
 from webhooks.services import SecretError, endpoint_create
 
 
@@ -10,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
-        parser.add_argument("--provider", required=True, choices=Provider.values)
+        parser.add_argument("--provider", required=True, choices=list(SCHEMES))
         parser.add_argument("--secret", help="Use this secret instead of generating one.")
         parser.add_argument("--key", help="Installation key the sender passes as ?key=.")
         parser.add_argument(
