@@ -39,3 +39,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A request rate as Django REST framework takes it ("1200/min"), or None for "off"."""
+    raw = os.environ.get(name)
+    value = (default if raw is None or raw.strip() == "" else raw).strip().lower()
+    if value == "off":
+        return None
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period in _RATE_PERIODS):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 1200/min (per s, min, hour or day) or off, got {raw!r}"
+        )
+    return value

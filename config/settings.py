@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("HOOKDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -166,8 +166,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # An admin session lasts a working day, not Django's default two weeks.
 SESSION_COOKIE_AGE = env_int("HOOKDESK_SESSION_SECONDS", 12 * 3600)
 
-# The default cache holds the admin login throttle's counters: shared by every web process
-# through Redis when there is one, per process otherwise.
+# The default cache holds the counters of the admin login throttle and of the API's rates:
+# shared by every web process through Redis when there is one, per process otherwise.
 CACHES = {
     "default": (
         {
@@ -201,6 +201,17 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per API token (authenticated) and per client address (anonymous), counted in the default
+    # cache: shared by every web process through Redis when there is one, per process otherwise.
+    # Past the rate: 429 {"error": ...} with Retry-After. The webhook receiver is not a DRF view.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.api_throttle.TokenRateThrottle",
+        "core.api_throttle.AddressRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("HOOKDESK_API_RATE_USER", "1200/min"),
+        "anon": env_rate("HOOKDESK_API_RATE_ANON", "120/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "hookdesk API",

@@ -87,7 +87,8 @@ ERROR_SCHEMA = {
 class ApiSchema(AutoSchema):
     """The OpenAPI schema of an operation, with the JSON errors it can answer besides its own
     responses: 401/403 everywhere, 404 for an unknown id or an invalid page cursor, 400 for a
-    body or query that does not validate (any query carrying a NUL byte is refused)."""
+    body or query that does not validate (any query carrying a NUL byte is refused), 429 past
+    the request rate (core.api_throttle)."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -98,6 +99,7 @@ class ApiSchema(AutoSchema):
         if "{" in self.path or is_list:
             errors["404"] = "No such object, or an invalid page cursor"
         errors["400"] = "The body or query does not validate"
+        errors["429"] = "Too many requests from this token or address: retry after Retry-After"
         for code, description in errors.items():
             if code not in responses:
                 responses[code] = {
