@@ -5,7 +5,7 @@ backtest runs with their progress), orders, decisions, risk lists and the review
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -227,6 +227,24 @@ class DecisionForm(forms.Form):
     )
 
 
+def open_hold_after(hold: HeldOrder) -> HeldOrder | None:
+    """The open hold a reviewer takes next: the queue's order (oldest first), after this one,
+    or the oldest other one when this was the last."""
+    queue = HeldOrder.objects.filter(status=HoldStatus.HELD).exclude(pk=hold.pk)
+    later = queue.filter(
+        Q(created_at__gt=hold.created_at) | Q(created_at=hold.created_at, pk__gt=hold.pk)
+    )
+    return later.order_by("created_at", "pk").first() or queue.order_by("created_at", "pk").first()
+
+
+def open_hold_before(hold: HeldOrder) -> HeldOrder | None:
+    queue = HeldOrder.objects.filter(status=HoldStatus.HELD).exclude(pk=hold.pk)
+    earlier = queue.filter(
+        Q(created_at__lt=hold.created_at) | Q(created_at=hold.created_at, pk__lt=hold.pk)
+    )
+    return earlier.order_by("-created_at", "-pk").first()
+
+
 @admin.register(HeldOrder)
 class HeldOrderAdmin(ReadOnlyAdmin):
     list_display = ("order_link", "status_badge", "age", "amount_display", "customer_id",
@@ -234,7 +252,8 @@ class HeldOrderAdmin(ReadOnlyAdmin):
     list_display_links = None
     list_filter = (
         "status",
-        "block",
+        admin_filters.ReviewStateFilter,
+        admin_filters.HoldBlockFilter,
         admin_filters.HoldProviderFilter,
         admin_filters.HoldEndpointFilter,
         admin_filters.HoldEnvironmentFilter,
@@ -253,6 +272,12 @@ class HeldOrderAdmin(ReadOnlyAdmin):
     list_per_page = 50
     actions = ["release_selected", "reject_selected"]
     change_form_template = "admin/rules/heldorder/change_form.html"
+    change_list_template = "admin/rules/heldorder/change_list.html"
+
+    def get_queryset(self, request):
+        # Whether a release waits for a second reviewer: one index probe per listed row.
+        waiting = Exists(ReleaseRequest.objects.filter(hold=OuterRef("pk")))
+        return super().get_queryset(request).annotate(awaiting_second=waiting)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -271,6 +296,11 @@ class HeldOrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
+        if obj.status == HoldStatus.HELD and getattr(obj, "awaiting_second", False):
+            return format_html(
+                '<span class="hd-badge awaiting" title="{}">awaiting 2nd reviewer</span>',
+                "A reviewer released it; a second, different reviewer must confirm.",
+            )
         return format_html('<span class="hd-badge {}">{}</span>', obj.status, obj.status)
 
     @admin.display(description="Age", ordering="created_at")
@@ -291,8 +321,13 @@ class HeldOrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Reasons")
     def reasons_short(self, obj):
-        text = "; ".join(obj.reasons)
-        return text if len(text) <= 120 else text[:117] + "…"
+        """The reasons without the block's name, which the Block column shows; the full text
+        on hover, two lines at most on the page."""
+        reasons = list(obj.reasons)
+        if obj.block_id and reasons and reasons[0].startswith(f"{obj.block.name}: "):
+            reasons[0] = reasons[0].removeprefix(f"{obj.block.name}: ")
+        text = "; ".join(reasons)
+        return format_html('<span class="hd-reasons" title="{}">{}</span>', text, text)
 
     def has_decide_permission(self, request, obj=None):
         return request.user.has_perm(DECIDE_PERMISSION)
@@ -362,6 +397,20 @@ class HeldOrderAdmin(ReadOnlyAdmin):
             summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
             self.message_user(request, f"{decision.capitalize()}: {summary}.")
             return None
+        waiting = set(
+            ReleaseRequest.objects.filter(hold__in=holds).values_list("hold_id", flat=True)
+        )
+        policy = review_policy()
+        rows = [
+            {
+                "hold": hold,
+                "awaiting_second": hold.pk in waiting,
+                "needs_second": decision == "release"
+                and hold.pk not in waiting
+                and hold_needs_second_reviewer(hold, policy),
+            }
+            for hold in holds
+        ]
         return TemplateResponse(
             request,
             "admin/rules/heldorder/decide_bulk.html",
@@ -370,6 +419,11 @@ class HeldOrderAdmin(ReadOnlyAdmin):
                 "title": f"{decision.capitalize()} {len(holds)} held order(s)",
                 "opts": self.opts,
                 "holds": holds,
+                "rows": rows,
+                "needing_second": sum(row["needs_second"] for row in rows),
+                "confirming": sum(row["awaiting_second"] for row in rows)
+                if decision == "release"
+                else 0,
                 "decision": decision,
                 "form": form,
                 "action": f"{decision}_selected",
@@ -410,6 +464,8 @@ class HeldOrderAdmin(ReadOnlyAdmin):
                 ),
                 decision_form=DecisionForm(),
                 signals=sorted(hold.signals.items()),
+                next_hold=open_hold_after(hold),
+                previous_hold=open_hold_before(hold),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -1,12 +1,15 @@
-"""The review queue's filters: provider, endpoint, environment, amount and age of a hold."""
+"""The review queue's filters: block, review state, provider, endpoint, environment, amount and
+age of a hold."""
 
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.admin_filters import ParamFilter
+from rules.models import Block, HoldStatus, ReleaseRequest
 from webhooks.admin_filters import EndpointFilter
 from webhooks.models import Environment
 from webhooks.providers import provider_choices
@@ -101,4 +104,52 @@ class AgeFilter(admin.SimpleListFilter):
                     queryset = queryset.filter(created_at__lte=now - older_than)
                 if younger_than:
                     queryset = queryset.filter(created_at__gt=now - younger_than)
+        return queryset
+
+
+class HoldBlockFilter(admin.SimpleListFilter):
+    """Each block once, by name; a name two blocks share is told apart by the block id."""
+
+    title = "block"
+    parameter_name = "block"
+
+    def lookups(self, request, model_admin):
+        blocks = list(
+            Block.objects.order_by("name", "created_at").values_list("pk", "name", "block_id")
+        )
+        names = [name for _, name, _ in blocks]
+        choices = [
+            (str(pk), name if names.count(name) == 1 else f"{name} ({block_id})")
+            for pk, name, block_id in blocks
+        ]
+        return [*choices, ("upstream", "Held upstream (no local block)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "upstream":
+            return queryset.filter(block__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(block_id=int(value))
+        return queryset
+
+
+class ReviewStateFilter(admin.SimpleListFilter):
+    """Where a hold stands in review: open, waiting for a second reviewer's confirmation, or
+    decided."""
+
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("awaiting_second", "Waiting for a second reviewer"),
+            ("open", "Open, no release asked for yet"),
+        ]
+
+    def queryset(self, request, queryset):
+        waiting = Exists(ReleaseRequest.objects.filter(hold=OuterRef("pk")))
+        if self.value() == "awaiting_second":
+            return queryset.filter(waiting, status=HoldStatus.HELD)
+        if self.value() == "open":
+            return queryset.filter(~waiting, status=HoldStatus.HELD)
         return queryset
