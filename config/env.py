@@ -56,3 +56,15 @@ def env_rate(name: str, default: str) -> str | None:
             f"{name} must be a rate like 1200/min (per s, min, hour or day) or off, got {raw!r}"
         )
     return value
+
+
+def env_time_zone(name: str, default: str = "UTC") -> str:
+    """An IANA time zone name (e.g. Europe/Berlin), checked against the zone database."""
+    import zoneinfo
+
+    value = os.environ.get(name, "").strip() or default
+    if value not in zoneinfo.available_timezones():
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone such as Europe/Berlin, got {value!r}"
+        )
+    return value

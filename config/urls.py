@@ -10,6 +10,7 @@ from rest_framework.routers import SimpleRouter
 
 from console.health import healthz, metrics
 from core.api import json_not_found, json_server_error
+from core.preferences import preferences_view
 from rules.api import BacktestRunViewSet, BlockViewSet, HoldViewSet, OrderDetail
 from webhooks.api import EventViewSet, TestWebhook
 
@@ -54,6 +55,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("admin/console/", include("console.urls")),
+    path("admin/preferences/", admin.site.admin_view(preferences_view), name="preferences"),
     path("admin/", admin.site.urls),
     # The admin's "View site" and a bare host name open the console.
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),

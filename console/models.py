@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.display import moment
 from webhooks.models import Endpoint
 
 
@@ -62,7 +63,7 @@ class ReplayRun(models.Model):
         indexes = [models.Index(fields=["-created_at"], name="replayrun_created")]
 
     def __str__(self) -> str:
-        return f"{'dry run' if self.dry_run else 'replay'} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{'dry run' if self.dry_run else 'replay'} {moment(self.created_at)}"
 
     @property
     def finished(self) -> bool:
@@ -153,4 +154,4 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.threshold.name} ({self.raised_at:%Y-%m-%d %H:%M})"
+        return f"{self.threshold.name} ({moment(self.raised_at)})"

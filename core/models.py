@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit_actions import audit_action_choices
+from core.display import moment
 
 
 class ImmutableRecord(Exception):
@@ -58,7 +59,7 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_id}"
+        return f"{moment(self.at)} {self.actor_label} {self.action} {self.object_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -67,3 +68,20 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableRecord("audit entries cannot be deleted")
+
+
+class UserPreferences(models.Model):
+    """What one console user chose for themselves: the time zone times are shown in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hookdesk_preferences"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin; empty: the console's."
+    )
+
+    class Meta:
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone or 'console time zone'})"

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit_actions import audit_actions_register
+from core.display import moment
 from core.ids import ulid
 from webhooks.models import Endpoint, Event
 
@@ -361,7 +362,7 @@ class BacktestRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        started = f"{self.created_at:%Y-%m-%d %H:%M}"
+        started = moment(self.created_at)
         return f"backtest of {self.block.name} v{self.block_version} ({started})"
 
     @property
