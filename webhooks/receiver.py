@@ -26,7 +26,7 @@ from webhooks.models import (
     Event,
 )
 from webhooks.processing import event_enqueue
-from webhooks.providers import EnvelopeError, SignatureError, get_scheme
+from webhooks.providers import Envelope, EnvelopeError, SignatureError, get_scheme
 from webhooks.selectors import endpoint_with_live_secrets
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def receive(delivery: IncomingDelivery) -> Receipt:
             body_bytes=len(body),
         )
 
-    return _store(delivery, endpoint, verified_by, envelope.event_id, envelope.event_type, body)
+    return _store(delivery, endpoint, verified_by, envelope, body)
 
 
 def _refuse_too_large(
@@ -222,15 +222,19 @@ def _store(
     delivery: IncomingDelivery,
     endpoint: Endpoint,
     verified_by: EndpointSecret,
-    provider_event_id: str | None,
-    event_type: str,
+    envelope: Envelope,
     body: bytes,
 ) -> Receipt:
     now = timezone.now()
+    provider_event_id = envelope.event_id
     event = Event(
         endpoint=endpoint,
         provider_event_id=provider_event_id,
-        event_type=event_type,
+        event_type=envelope.event_type,
+        # Read from the envelope already parsed, so a failed event is found by its order;
+        # processing writes them again from the order view.
+        order_id=envelope.order_id or "",
+        customer_id=envelope.customer_id or "",
         received_at=now,
         body=body,
         body_sha256=hashlib.sha256(body).hexdigest(),

@@ -69,11 +69,14 @@ class Automation(ProviderScheme):
 
     def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
         payload = load_json_object(body)
-        required_str(payload, "orderId", max_length=200)
+        order_id = required_str(payload, "orderId", max_length=200)
         return Envelope(
             event_id=None,
             event_type=required_str(payload, "eventType", max_length=MAX_EVENT_TYPE_LENGTH),
             payload=payload,
+            # The id the order view takes, as given (required and at most 200 characters).
+            # The Automation API names no customer.
+            order_id=order_id,
         )
 
     def order_view(self, envelope: Envelope) -> OrderView:

@@ -26,6 +26,7 @@ from webhooks.providers.base import (
     out_of_tolerance,
     parse_hex_digest,
     parse_unix_timestamp,
+    receipt_id,
     required_object,
     required_str,
 )
@@ -92,10 +93,15 @@ class Autranex(ProviderScheme):
 
     def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
         payload = load_json_object(body)
+        event_id = required_str(payload, "event_id", max_length=MAX_EVENT_ID_LENGTH)
+        event_type = required_str(payload, "event_type", max_length=MAX_EVENT_TYPE_LENGTH)
+        data = required_object(payload, "data")
         return Envelope(
-            event_id=required_str(payload, "event_id", max_length=MAX_EVENT_ID_LENGTH),
-            event_type=required_str(payload, "event_type", max_length=MAX_EVENT_TYPE_LENGTH),
-            payload={**payload, "data": required_object(payload, "data")},
+            event_id=event_id,
+            event_type=event_type,
+            payload={**payload, "data": data},
+            order_id=receipt_id(data, "order_id"),
+            customer_id=receipt_id(data, "customer_id"),
         )
 
     def order_view(self, envelope: Envelope) -> OrderView:

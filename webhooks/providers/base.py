@@ -43,7 +43,12 @@ class SignatureError(Exception):
 
 
 class EnvelopeError(Exception):
-    """Authentic bytes that are not a usable envelope (bad JSON, missing fields)."""
+    """Authentic bytes that are not a usable envelope (bad JSON, missing fields). `field`
+    names the field at fault when the error is about one (`data.orderId`, `webhook-id`)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def missing(header: str) -> SignatureError:
@@ -122,11 +127,11 @@ def required_str(payload: Mapping[str, Any], key: str, *, max_length: int, where
     value = payload.get(key)
     name = f"{where}{key}"
     if not isinstance(value, str) or not value.strip():
-        raise EnvelopeError(f"missing or empty string field '{name}'")
+        raise EnvelopeError(f"missing or empty string field '{name}'", field=name)
     if len(value) > max_length:
-        raise EnvelopeError(f"field '{name}' is longer than {max_length} characters")
+        raise EnvelopeError(f"field '{name}' is longer than {max_length} characters", field=name)
     if not storable_text(value):
-        raise EnvelopeError(f"field '{name}' contains characters that cannot be stored")
+        raise EnvelopeError(f"field '{name}' contains characters that cannot be stored", field=name)
     return value
 
 
@@ -145,7 +150,7 @@ def storable_text(value: str) -> bool:
 def required_object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = payload.get(key)
     if not isinstance(value, dict):
-        raise EnvelopeError(f"missing object field '{key}'")
+        raise EnvelopeError(f"missing object field '{key}'", field=key)
     return value
 
 
@@ -157,6 +162,15 @@ def optional_str(data: Mapping[str, Any], *keys: str) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
     return None
+
+
+def receipt_id(data: Mapping[str, Any], *keys: str) -> str | None:
+    """An order or customer id as the order view reads it, for the event row at receipt: None
+    when it would not fit the column (it is left empty, never cut)."""
+    value = optional_str(data, *keys)
+    if value is None or len(value) > CANONICAL_MAX_LENGTHS["order_id"]:
+        return None
+    return value
 
 
 def optional_amount(data: Mapping[str, Any], *keys: str) -> Decimal | None:
@@ -224,6 +238,11 @@ class Envelope:
     event_id: str | None
     event_type: str
     payload: dict[str, Any]
+    #: The order and customer ids where the envelope has them at a known place, read at
+    #: receipt so that an event whose processing fails can still be found by them. None when
+    #: absent or too long for the event's columns.
+    order_id: str | None = None
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)

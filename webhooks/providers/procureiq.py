@@ -25,6 +25,7 @@ from webhooks.providers.base import (
     optional_country,
     optional_str,
     parse_hex_digest,
+    receipt_id,
     required_object,
     required_str,
     storable_json,
@@ -32,6 +33,8 @@ from webhooks.providers.base import (
 from webhooks.providers.registry import register_scheme
 
 HEADER = "x-procureiq-signature"
+ORDER_ID_KEY = "orderId"
+CUSTOMER_ID_KEY = "userId"
 
 EVENT_TYPES = (
     "search.started",
@@ -97,18 +100,23 @@ class ProcureIQ(ProviderScheme):
 
     def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
         payload = load_json_object(body)
+        event_id = required_str(payload, "id", max_length=MAX_EVENT_ID_LENGTH)
+        event_type = required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH)
+        data = required_object(payload, "data")
         return Envelope(
-            event_id=required_str(payload, "id", max_length=MAX_EVENT_ID_LENGTH),
-            event_type=required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH),
-            payload={**payload, "data": required_object(payload, "data")},
+            event_id=event_id,
+            event_type=event_type,
+            payload={**payload, "data": data},
+            order_id=receipt_id(data, ORDER_ID_KEY),
+            customer_id=receipt_id(data, CUSTOMER_ID_KEY),
         )
 
     def order_view(self, envelope: Envelope) -> OrderView:
         data = envelope.payload["data"]
         return OrderView(
             event_type=envelope.event_type,
-            order_id=optional_str(data, "orderId"),
-            customer_id=optional_str(data, "userId"),
+            order_id=optional_str(data, ORDER_ID_KEY),
+            customer_id=optional_str(data, CUSTOMER_ID_KEY),
             amount=optional_amount(data, "totalAmount", "amount"),
             currency=optional_str(data, "currency"),
             ship_to_country=optional_country(data, "shipToCountry", "shippingAddress"),

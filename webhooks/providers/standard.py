@@ -30,6 +30,7 @@ from webhooks.providers.base import (
     optional_str,
     out_of_tolerance,
     parse_unix_timestamp,
+    receipt_id,
     required_object,
     required_str,
     storable_text,
@@ -37,6 +38,8 @@ from webhooks.providers.base import (
 from webhooks.providers.registry import register_scheme
 
 PREFIX = "whsec_"
+ORDER_ID_KEYS = ("order_id", "orderId")
+CUSTOMER_ID_KEYS = ("customer_id", "customerId")
 MAX_SIGNATURES = 8
 
 
@@ -106,25 +109,30 @@ class Standard(ProviderScheme):
     def parse(self, *, body: bytes, headers: Mapping[str, str]) -> Envelope:
         event_id = headers.get("webhook-id")
         if not event_id:
-            raise EnvelopeError("missing webhook-id header")
+            raise EnvelopeError("missing webhook-id header", field="webhook-id")
         # verify() refuses such ids first; parse() keeps its own promise when called alone.
         if len(event_id) > MAX_EVENT_ID_LENGTH or not storable_text(event_id):
             raise EnvelopeError(
-                f"webhook-id is not an id of at most {MAX_EVENT_ID_LENGTH} characters"
+                f"webhook-id is not an id of at most {MAX_EVENT_ID_LENGTH} characters",
+                field="webhook-id",
             )
         payload = load_json_object(body)
+        event_type = required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH)
+        data = required_object(payload, "data")
         return Envelope(
             event_id=event_id,
-            event_type=required_str(payload, "type", max_length=MAX_EVENT_TYPE_LENGTH),
-            payload={**payload, "data": required_object(payload, "data")},
+            event_type=event_type,
+            payload={**payload, "data": data},
+            order_id=receipt_id(data, *ORDER_ID_KEYS),
+            customer_id=receipt_id(data, *CUSTOMER_ID_KEYS),
         )
 
     def order_view(self, envelope: Envelope) -> OrderView:
         data = envelope.payload["data"]
         return OrderView(
             event_type=envelope.event_type,
-            order_id=optional_str(data, "order_id", "orderId"),
-            customer_id=optional_str(data, "customer_id", "customerId"),
+            order_id=optional_str(data, *ORDER_ID_KEYS),
+            customer_id=optional_str(data, *CUSTOMER_ID_KEYS),
             amount=optional_amount(data, "order_value", "amount", "total"),
             currency=optional_str(data, "currency"),
             ship_to_country=optional_country(data, "ship_to_country", "ship_to"),
