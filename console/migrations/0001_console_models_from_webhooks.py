@@ -6,22 +6,10 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+from core.migration_operations import content_types_move
+
 
 MOVED = ('replayrun', 'alertthreshold', 'alert')
-
-
-def content_types_move(apps, schema_editor):
-    """Content types follow the models, so permissions and the roles' grants keep working."""
-    content_type = apps.get_model("contenttypes", "ContentType")
-    for model in MOVED:
-        if content_type.objects.filter(app_label="console", model=model).exists():
-            continue
-        content_type.objects.filter(app_label="webhooks", model=model).update(app_label="console")
-
-
-def content_types_move_back(apps, schema_editor):
-    content_type = apps.get_model("contenttypes", "ContentType")
-    content_type.objects.filter(app_label="console", model__in=MOVED).update(app_label="webhooks")
 
 
 class Migration(migrations.Migration):
@@ -111,5 +99,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(content_types_move, content_types_move_back),
+        content_types_move(models=MOVED, from_app="webhooks", to_app="console"),
     ]

@@ -1,7 +1,8 @@
 """The console's three roles, with exactly the permissions their work needs."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from core.migration_operations import roles_grant
 
 # (app_label, codename) per role. Compliance reviewers decide holds; operations run endpoints,
 # secrets, blocks and replays but do not decide holds; auditors read everything, change nothing.
@@ -41,27 +42,6 @@ ROLES = {
 }
 
 
-def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations ran; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group, _ = group_model.objects.get_or_create(name=name)
-        permissions = [
-            permission_model.objects.get(content_type__app_label=app, codename=codename)
-            for app, codename in codenames
-        ]
-        group.permissions.set(permissions)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("rules", "0002_default_ofac_regions"),
@@ -70,4 +50,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, remove_roles)]
+    operations = [roles_grant(ROLES, exactly=True)]

@@ -182,6 +182,8 @@ ADMIN_ACTIONS = {
     "rules_heldorder_decide": ("post", REVIEWER),
     "console-dashboard": ("get", READERS),
     "auth_user_password_change": ("get", set()),
+    # Everyone signed in to the console picks their own time zone.
+    "preferences": ("get", {"mallory", *READERS}),
 }
 SITE_VIEWS = {"index", "login", "logout", "password_change", "password_change_done",
               "autocomplete", "jsi18n", "view_on_site", "app_list", None}  # fmt: skip
@@ -214,7 +216,7 @@ def _action_url(name, world):
         "rules_heldorder_decide": [world["hold"]],
         "auth_user_password_change": [endpoint.pk],  # any id: refused before the lookup
     }
-    if name == "console-dashboard":
+    if name in ("console-dashboard", "preferences"):
         return reverse(name)
     return reverse(f"admin:{name}", args=args[name])
 
