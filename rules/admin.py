@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -46,7 +47,8 @@ from rules.services import (
     review_policy,
     review_policy_set,
 )
-from rules.timeline import order_audit_trail, order_timeline
+from rules.timeline import hold_amount_change, hold_held_by, order_audit_trail, order_timeline
+from webhooks.models import Event
 
 DECIDE_PERMISSION = "rules.decide_heldorder"
 
@@ -458,6 +460,9 @@ class HeldOrderAdmin(ReadOnlyAdmin):
                 four_eyes=hold_needs_second_reviewer(hold),
                 four_eyes_amount=review_policy().four_eyes_amount,
                 timeline=order_timeline(order_id=hold.order.order_id),
+                held_by=hold_held_by(hold),
+                amount_change=hold_amount_change(hold),
+                customer_orders_url=customer_orders_url(hold.order.customer_id),
                 audit_trail=order_audit_trail(
                     order_id=hold.order.order_id,
                     hold_ids=list(hold.order.holds.values_list("pk", flat=True)),
@@ -498,18 +503,74 @@ class ReviewPolicyAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
+class CustomerFilter(admin.SimpleListFilter):
+    """One customer's orders, by exact id (?customer_id=…), as the order and hold pages link
+    to them; served by the order_customer_seen index. It offers no list of customers: that
+    would read the whole table. Shown only while it filters, with All to clear it."""
+
+    title = "customer"
+    parameter_name = "customer_id"
+
+    def lookups(self, request, model_admin):
+        return [(self.value(), self.value())] if self.value() else []
+
+    def queryset(self, request, queryset):
+        return queryset.filter(customer_id=self.value()) if self.value() else queryset
+
+
+def customer_orders_url(customer_id: str) -> str:
+    """The Orders list of one customer, or "" when the customer is unknown."""
+    if not customer_id:
+        return ""
+    return reverse("admin:rules_order_changelist") + "?" + urlencode({"customer_id": customer_id})
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("order_id", "customer_id", "amount", "currency", "first_seen_at")
+    list_filter = (CustomerFilter,)
     search_fields = ("order_id",)
     search_help_text = "Exact order id or customer id."
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     show_facets = admin.ShowFacets.NEVER
+    change_form_template = "admin/rules/order/change_form.html"
+    # The order page lists this many of the order's events, newest first.
+    events_shown = 50
+    # Counting a customer's other orders stops here (plain_capped: "more than 1,000").
+    other_orders_cap = 1000
 
     def get_search_results(self, request, queryset, search_term):
         fields = ("order_id", "customer_id")
         return exact_search(queryset, search_term, fields), False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if order is not None:
+            waiting = Exists(ReleaseRequest.objects.filter(hold=OuterRef("pk")))
+            holds = order.holds.select_related("block", "event").annotate(awaiting_second=waiting)
+            events = list(
+                Event.objects.filter(order_id=order.order_id)
+                .select_related("endpoint")
+                .defer("body", "headers")
+                .order_by("-received_at", "-id")[: self.events_shown + 1]
+            )
+            others = Order.objects.filter(customer_id=order.customer_id).exclude(pk=order.pk)
+            extra.update(
+                order=order,
+                holds=[(hold, hold_held_by(hold)) for hold in holds.order_by("-created_at")],
+                events=events[: self.events_shown],
+                more_events=len(events) > self.events_shown,
+                events_shown=self.events_shown,
+                timeline=order_timeline(order_id=order.order_id),
+                customer_orders_url=customer_orders_url(order.customer_id),
+                other_orders=others[: self.other_orders_cap + 1].count()
+                if order.customer_id
+                else 0,
+                other_orders_cap=self.other_orders_cap,
+            )
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(Decision)
