@@ -48,6 +48,7 @@ from rules.services import (
     review_policy_set,
 )
 from rules.timeline import hold_amount_change, hold_held_by, order_audit_trail, order_timeline
+from webhooks.admin import test_badge
 from webhooks.models import Event
 
 DECIDE_PERMISSION = "rules.decide_heldorder"
@@ -254,6 +255,7 @@ class HeldOrderAdmin(ReadOnlyAdmin):
     list_display_links = None
     list_filter = (
         "status",
+        admin_filters.TrafficFilter,
         admin_filters.ReviewStateFilter,
         admin_filters.HoldBlockFilter,
         admin_filters.HoldProviderFilter,
@@ -298,6 +300,9 @@ class HeldOrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
+        return format_html("{}{}", self._status_badge(obj), test_badge(obj.is_test))
+
+    def _status_badge(self, obj):
         if obj.status == HoldStatus.HELD and getattr(obj, "awaiting_second", False):
             return format_html(
                 '<span class="hd-badge awaiting" title="{}">awaiting 2nd reviewer</span>',

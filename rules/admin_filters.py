@@ -153,3 +153,36 @@ class ReviewStateFilter(admin.SimpleListFilter):
         if self.value() == "open":
             return queryset.filter(~waiting, status=HoldStatus.HELD)
         return queryset
+
+
+class TrafficFilter(admin.SimpleListFilter):
+    """Real holds unless a reviewer asks for test traffic: holds made by test events (Send test
+    event, send_test_webhook, the test API) stay out of the review queue by default."""
+
+    title = "traffic"
+    parameter_name = "traffic"
+
+    def lookups(self, request, model_admin):
+        return [("test", "Test"), ("all", "All")]
+
+    def choices(self, changelist):
+        # "Real" is the default, so it takes the place of the admin's "All" (no parameter).
+        value = self.value()
+        yield {
+            "selected": value is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Real (default)",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "test":
+            return queryset.filter(is_test=True)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(is_test=False)

@@ -190,6 +190,12 @@ class HeldOrder(models.Model):
         help_text="The event whose processing created the hold (one hold per event at most).",
     )
     finance_note = models.TextField(default=FINANCE_NOTE_HELD)
+    is_test = models.BooleanField(
+        "test",
+        default=False,
+        help_text="Made by a test event (copied from it when the hold was created): left out "
+        "of the review queue unless a reviewer asks for test traffic.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     reviewer = models.ForeignKey(

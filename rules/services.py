@@ -382,6 +382,7 @@ def _hold_create(
         reasons=reasons,
         signals=signals_for_json(matched),
         event=event,
+        is_test=event.is_test,
     )
     plain_sql.insert(hold)  # one per held order processing makes: skip the query compiler
     audit_record(

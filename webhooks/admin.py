@@ -20,7 +20,15 @@ from django.utils.html import escape, format_html
 from core.admin import BigTableAdmin, ReadOnlyMixin, pre_block
 from core.admin_filters import ReceivedFilter
 from webhooks import admin_filters
-from webhooks.models import Delivery, Endpoint, EndpointSecret, Event, ProcessingAttempt
+from webhooks.models import (
+    Delivery,
+    Endpoint,
+    EndpointSecret,
+    Environment,
+    Event,
+    EventStatus,
+    ProcessingAttempt,
+)
 from webhooks.replay import event_replay
 from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_receive
 from webhooks.selectors import EVENT_SEARCH_FIELDS
@@ -197,6 +205,7 @@ class EndpointAdmin(admin.ModelAdmin):
                 grace_choices=[(value, GRACE_LABELS[value]) for value in GRACE_CHOICES],
                 default_grace=DEFAULT_GRACE,
                 default_event_type=DEFAULT_EVENT_TYPES[endpoint.provider],
+                test_needs_confirmation=_test_needs_confirmation(endpoint),
                 rotation_nonce=self._new_rotation_nonce(request) if can_rotate else None,
             )
         return super().change_view(request, object_id, form_url, extra)
@@ -273,22 +282,32 @@ class EndpointAdmin(admin.ModelAdmin):
         except InvalidOperation:
             self.message_user(request, "The amount must be a number.", messages.ERROR)
             return self._back(endpoint)
+        if _test_needs_confirmation(endpoint) and request.POST.get("confirm_production") != "yes":
+            self.message_user(
+                request,
+                f"{endpoint.slug} is a production endpoint: tick the confirmation to send a test "
+                "event that may create a hold reviewers can see. Nothing was sent.",
+                messages.WARNING,
+            )
+            return self._back(endpoint)
         event_type = request.POST.get("event_type", "").strip() or None
-        delivery = sample_delivery(endpoint=endpoint, event_type=event_type, amount=amount)
+        delivery = sample_delivery(
+            endpoint=endpoint, event_type=event_type, amount=amount, test=True
+        )
         # In process, through the receiver's own view: no HTTP request to this server that
         # would need a second web worker while this one waits.
         receipt = sample_receive(delivery=delivery)
         if receipt.event_id:
-            event_link = format_html(
-                '<a href="{}" id="test-event-link">{}</a>',
-                reverse("admin:webhooks_event_change", args=[receipt.event_id]),
-                receipt.event_id,
-            )
             message = format_html(
-                "Test {} sent: the receiver answered {} and stored event {}.",
+                "Test {} sent: the receiver answered {} and stored event {}.{}",
                 delivery.event_type,
                 receipt.status_code,
-                event_link,
+                format_html(
+                    '<a href="{}" id="test-event-link">{}</a>',
+                    reverse("admin:webhooks_event_change", args=[receipt.event_id]),
+                    receipt.event_id,
+                ),
+                _test_hold_note(receipt.event_id),
             )
         else:
             message = format_html(
@@ -300,6 +319,40 @@ class EndpointAdmin(admin.ModelAdmin):
         level = messages.SUCCESS if receipt.status_code == 200 else messages.WARNING
         self.message_user(request, message, level)
         return self._back(endpoint)
+
+
+def _test_needs_confirmation(endpoint: Endpoint) -> bool:
+    """A test event on a production endpoint may create a hold reviewers can see. Which blocks
+    would match is the rules app's to say, and this app may not ask it: every test event on a
+    production endpoint asks for a confirmation."""
+    return endpoint.environment == Environment.PRODUCTION
+
+
+def _test_hold_note(event_id: str):
+    """A link to the hold the test event made, when processing has made it already (it runs
+    after the receiver's commit, on a worker), or where it will be found."""
+    event = Event.objects.filter(pk=event_id).only("status").first()
+    hold = getattr(event, "hold", None) if event else None
+    if hold is not None:
+        return format_html(
+            ' It created test hold <a href="{}" id="test-hold-link">{}</a> ({}).',
+            reverse("admin:rules_heldorder_change", args=[hold.pk]),
+            hold.pk,
+            hold.status,
+        )
+    if event is not None and event.status == EventStatus.PROCESSED:
+        return " It created no hold."
+    return " It is being processed: the event's page links its hold, if it makes one."
+
+
+def test_badge(is_test: bool):
+    """The badge of test traffic, or nothing for a real event."""
+    if not is_test:
+        return ""
+    return format_html(
+        '<span class="hd-badge test" title="{}">test</span>',
+        "Sent by hookdesk's test sender, not by the provider.",
+    )
 
 
 # --- Events and deliveries ---------------------------------------------------------------------
@@ -354,6 +407,22 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
     readonly_fields = fields
     inlines = [AttemptInline, DeliveryInline]
     change_form_template = "admin/webhooks/event/change_form.html"
+
+    # The test badge sits next to the event's id, on the list and on the page.
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        return (*columns[:1], "traffic", *columns[1:])
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return (*fields[:1], "traffic", *fields[1:])
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "traffic")
+
+    @admin.display(description="Traffic")
+    def traffic(self, obj):
+        return test_badge(obj.is_test)
 
     @admin.display(description="Body (raw, as signed)")
     def body_pretty(self, obj):

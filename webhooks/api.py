@@ -101,6 +101,7 @@ class TestWebhook(APIView):
             order_id=values.get("order_id"),
             amount=values["order_value"],
             customer_id=values.get("customer_id"),
+            test=True,
         )
         # Only ever our own receiver: the path is the endpoint's, never request input.
         receipt = sample_receive(delivery=delivery)

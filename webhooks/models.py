@@ -139,6 +139,12 @@ class Event(models.Model):
 
     order_id = models.CharField(max_length=200, blank=True)
     customer_id = models.CharField(max_length=200, blank=True)
+    is_test = models.BooleanField(
+        "test",
+        default=False,
+        help_text="Sent by hookdesk's own test sender (Send test event, send_test_webhook, the "
+        "test API), not by the provider: its holds stay out of the review queue by default.",
+    )
     order_view = models.JSONField(
         null=True, blank=True, help_text="Canonical order view parsed from the envelope."
     )

@@ -28,6 +28,7 @@ from webhooks.models import (
 from webhooks.processing import event_enqueue
 from webhooks.providers import Envelope, EnvelopeError, SignatureError, get_scheme
 from webhooks.selectors import endpoint_with_live_secrets
+from webhooks.test_traffic import is_test_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ def _store(
         body_sha256=hashlib.sha256(body).hexdigest(),
         headers={name: storable(value) for name, value in delivery.headers.items()},
         verified_by=verified_by,
+        is_test=is_test_delivery(delivery.headers, body),
     )
     try:
         # Outermost atomic block: a unique violation rolls back this transaction only,

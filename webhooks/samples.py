@@ -100,6 +100,22 @@ def sample_delivery(
     return SampleDelivery(path=path, body=body, headers=headers, event_type=event_type)
 
 
+def sample_fields_dropped(provider: str) -> list[str]:
+    """Which of the sample's order value and customer the scheme's sample body cannot carry
+    (the Automation API's webhook names only the order and its event type). Asked of the
+    scheme itself: the body is built twice with different values and compared."""
+    scheme = get_scheme(provider)
+    common = {"event_id": "evt_probe", "event_type": scheme.default_event_type,
+              "order_id": "ord_probe", "timestamp": 0}  # fmt: skip
+    first = scheme.sample_body(**common, amount=Decimal("1"), customer_id="cus_a")
+    dropped = []
+    if scheme.sample_body(**common, amount=Decimal("2"), customer_id="cus_a") == first:
+        dropped.append("amount")
+    if scheme.sample_body(**common, amount=Decimal("1"), customer_id="cus_b") == first:
+        dropped.append("customer")
+    return dropped
+
+
 def sample_send(
     *, delivery: SampleDelivery, base_url: str, timeout: float = 10.0
 ) -> httpx.Response:

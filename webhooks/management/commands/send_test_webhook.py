@@ -6,7 +6,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from webhooks.models import Endpoint
-from webhooks.samples import sample_delivery, sample_send
+from webhooks.samples import sample_delivery, sample_fields_dropped, sample_send
+
+DEFAULT_AMOUNT = "5500"
+OPTION_OF_FIELD = {"amount": "--amount", "customer": "--customer-id"}
 
 
 def _amount(value: str) -> Decimal:
@@ -20,13 +23,16 @@ def _amount(value: str) -> Decimal:
 
 
 class Command(BaseCommand):
-    help = "Sign a sample event for an endpoint's scheme and POST it to the receiver over HTTP."
+    help = (
+        "Sign a sample event for an endpoint's scheme and POST it to the receiver over HTTP. "
+        "It is stored as a test event: its hold, if any, stays out of the review queue by default."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--event-type", required=True)
         parser.add_argument("--order-id")
-        parser.add_argument("--amount", default="5500")
+        parser.add_argument("--amount", help=f"Order value (default {DEFAULT_AMOUNT}).")
         parser.add_argument("--customer-id")
         parser.add_argument(
             "--base-url",
@@ -39,12 +45,21 @@ class Command(BaseCommand):
             endpoint = Endpoint.objects.get(slug=slug)
         except Endpoint.DoesNotExist:
             raise CommandError(f"no endpoint {slug!r}") from None
+        given = {"amount": amount is not None, "customer": customer_id is not None}
+        for dropped in sample_fields_dropped(endpoint.provider):
+            if given[dropped]:
+                self.stderr.write(
+                    f"warning: the {endpoint.provider} scheme's events carry no {dropped}: "
+                    f"{OPTION_OF_FIELD[dropped]} is not sent (the receiver learns only the order "
+                    "id and event type)"
+                )
         delivery = sample_delivery(
             endpoint=endpoint,
             event_type=event_type,
             order_id=order_id,
-            amount=_amount(amount),
+            amount=_amount(amount if amount is not None else DEFAULT_AMOUNT),
             customer_id=customer_id,
+            test=True,
         )
         try:
             response = sample_send(delivery=delivery, base_url=base_url)
