@@ -21,6 +21,7 @@ from core.ids import ulid
 from webhooks.models import Endpoint
 from webhooks.providers import SCHEMES, get_scheme
 from webhooks.selectors import secrets_live
+from webhooks.test_traffic import TEST_MARKER_HEADER, test_marker
 
 
 class _DefaultEventTypes(Mapping[str, str]):
@@ -72,8 +73,11 @@ def sample_delivery(
     order_id: str | None = None,
     amount: Decimal = Decimal("5500"),
     customer_id: str | None = None,
+    test: bool = False,
 ) -> SampleDelivery:
-    """A delivery signed with the endpoint's primary secret, as its provider would send it."""
+    """A delivery signed with the endpoint's primary secret, as its provider would send it.
+    With test=True it also carries this deployment's test marker, so the receiver stores it as
+    a test event (and its hold, if any, as a test hold)."""
     scheme = get_scheme(endpoint.provider)
     primary = secrets_live(endpoint=endpoint)[0]
     timestamp = int(time.time())
@@ -88,6 +92,8 @@ def sample_delivery(
         timestamp=timestamp,
     )
     headers = {"Content-Type": "application/json", "User-Agent": "hookdesk-test-sender/1"}
+    if test:
+        headers[TEST_MARKER_HEADER] = test_marker(body)
     headers |= scheme.sign(
         body=body,
         secret=crypto.decrypt(primary.encrypted),
