@@ -10,12 +10,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Value
+from django.db.models import F, Value, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import escape, format_html
+from django.utils.text import Truncator
 
 from core.admin import BigTableAdmin, ReadOnlyMixin, pre_block
 from core.admin_filters import ReceivedFilter
@@ -29,6 +31,7 @@ from webhooks.models import (
     EventStatus,
     ProcessingAttempt,
 )
+from webhooks.processing import error_field
 from webhooks.replay import event_replay
 from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_receive
 from webhooks.selectors import EVENT_SEARCH_FIELDS
@@ -51,6 +54,8 @@ GRACE_LABELS = {
     "7d": "7 days",
 }
 ROTATION_NONCES = "hookdesk_rotation_nonces"
+# The events list's last-error column, in characters; the full text is its tooltip.
+LAST_ERROR_COLUMN = 40
 MAX_PENDING_NONCES = 10
 
 
@@ -358,24 +363,47 @@ def test_badge(is_test: bool):
 # --- Events and deliveries ---------------------------------------------------------------------
 
 
+def _milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{round(value):,} ms"
+
+
 class AttemptInline(admin.TabularInline):
     model = ProcessingAttempt
-    fields = ("number", "trigger", "outcome", "started_at", "finished_at", "duration", "error")
+    # Times show to the second in the console's one format (core/formats).
+    fields = ("ordinal", "trigger", "outcome", "started_at", "finished_at", "duration", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False
+    ordering = ("started_at", "id")
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # Numbered 1, 2, 3 … oldest first: the stored number counts claims, which a lost
+        # claim or the sweep can skip.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ordinal=Window(
+                    RowNumber(), partition_by=[F("event_id")], order_by=[F("started_at"), F("id")]
+                )
+            )
+        )
+
+    @admin.display(description="#")
+    def ordinal(self, obj):
+        return getattr(obj, "ordinal", obj.number)
+
     @admin.display(description="Duration")
     def duration(self, obj):
-        return f"{obj.duration_ms:.1f} ms"
+        return _milliseconds(obj.duration_ms)
 
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ("received_at", "outcome", "status_code", "latency_ms", "remote_addr", "headers")
+    fields = ("received_at", "outcome", "status_code", "latency", "remote_addr", "headers")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -384,10 +412,15 @@ class DeliveryInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Latency")
+    def latency(self, obj):
+        return _milliseconds(obj.latency_ms)
+
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyMixin, BigTableAdmin):
-    list_display = ("id", "endpoint", "event_type", "status", "attempts", "order_id", "received_at")
+    list_display = ("id", "endpoint", "event_type", "status", "attempts", "order_id",
+                    "last_error_short", "received_at")  # fmt: skip
     list_filter = (
         admin_filters.EndpointFilter,
         admin_filters.EventTypeFilter,
@@ -401,7 +434,8 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
     ordering = ("-received_at",)
     fields = (
         "id", "endpoint", "provider_event_id", "event_type", "received_at", "status", "attempts",
-        "next_attempt_at", "processed_at", "last_error", "order_id", "customer_id", "hold_link",
+        "next_attempt_at", "processed_at", "last_error", "field_at_fault", "order_id",
+        "customer_id", "hold_link",
         "body_pretty", "headers_pretty", "order_view_pretty", "body_sha256", "verified_by",
     )  # fmt: skip
     readonly_fields = fields
@@ -423,6 +457,20 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
     @admin.display(description="Traffic")
     def traffic(self, obj):
         return test_badge(obj.is_test)
+
+    @admin.display(description="Last error")
+    def last_error_short(self, obj):
+        if not obj.last_error:
+            return "-"
+        short = Truncator(obj.last_error).chars(LAST_ERROR_COLUMN)
+        return format_html(
+            '<span class="hd-last-error" title="{}">{}</span>', obj.last_error, short
+        )
+
+    @admin.display(description="Field at fault")
+    def field_at_fault(self, obj):
+        name = error_field(obj.last_error)
+        return format_html('<code id="field-at-fault">{}</code>', name) if name else "-"
 
     @admin.display(description="Body (raw, as signed)")
     def body_pretty(self, obj):
@@ -476,7 +524,7 @@ class EventAdmin(ReadOnlyMixin, BigTableAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyMixin, BigTableAdmin):
-    list_display = ("received_at", "slug", "outcome", "status_code", "latency_ms", "event_link")
+    list_display = ("received_at", "slug", "outcome", "status_code", "latency", "event_link")
     list_filter = (
         admin_filters.EndpointFilter,
         admin_filters.SignatureFilter,
@@ -489,8 +537,12 @@ class DeliveryAdmin(ReadOnlyMixin, BigTableAdmin):
     list_select_related = ("endpoint",)
     ordering = ("-received_at",)
     fields = ("received_at", "slug", "endpoint", "outcome", "status_code", "detail", "event",
-              "remote_addr", "body_bytes", "latency_ms", "headers_pretty")  # fmt: skip
+              "remote_addr", "body_bytes", "latency", "headers_pretty")  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, obj):
+        return _milliseconds(obj.latency_ms)
 
     @admin.display(description="Event")
     def event_link(self, obj):

@@ -6,6 +6,7 @@ processes an event, and the run's writes commit only if its claim is still the c
 
 import functools
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -385,9 +386,27 @@ def _finish(event: Event, started, trigger: str, *, order_view: OrderView) -> No
     _succeeded(event, started, now, trigger).save(force_insert=True)
 
 
+# How a recorded error names the field at fault: `EnvelopeError (field 'data'): missing …`.
+_FIELD_AT_FAULT = re.compile(r"^\w+ \(field '(?P<field>[^']{1,200})'\): ")
+
+
+def error_text(error: Exception) -> str:
+    """An error as attempts and `Event.last_error` record it, naming the field at fault when
+    the error knows one (EnvelopeError.field)."""
+    field = getattr(error, "field", None)
+    where = f" (field '{field}')" if isinstance(field, str) and "'" not in field else ""
+    return f"{type(error).__name__}{where}: {error}"[:MAX_ERROR_LENGTH]
+
+
+def error_field(text: str) -> str | None:
+    """The field a recorded error names (see error_text), or None."""
+    match = _FIELD_AT_FAULT.match(text or "")
+    return match["field"] if match else None
+
+
 def _fail(event: Event, started, trigger: str, error: Exception) -> str | None:
     now = timezone.now()
-    message = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+    message = error_text(error)
     backoff = settings.HOOKDESK["PROCESSING_BACKOFF_SECONDS"]
     if event.attempts <= len(backoff):
         status = EventStatus.FAILED
