@@ -2,18 +2,34 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from console.alerts import alert_acknowledge
 from console.models import Alert, AlertThreshold, ReplayRun
-from console.replay import MAX_SELECTION, replay_run_resume, replay_run_start
+from console.replay import (
+    MAX_SELECTION,
+    ReplayError,
+    replay_run_from_dry_run,
+    replay_run_resume,
+    replay_run_start,
+)
 from core.admin import ReadOnlyMixin
+from core.pagination import EstimatedCountPaginator, count_label
 from webhooks.admin import EventAdmin
 from webhooks.admin_filters import event_filters_from_params
 from webhooks.models import Event
+from webhooks.selectors import events_for_filters
+
+
+def _can_replay(request) -> bool:
+    return request.user.has_perm("webhooks.replay_event") and request.user.has_perm(
+        "console.add_replayrun"
+    )
+
 
 # --- Replay runs -------------------------------------------------------------------------------
 
@@ -46,6 +62,11 @@ class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(require_POST(self.resume_view)),
                 name="console_replayrun_resume",
             ),
+            path(
+                "<uuid:pk>/replay/",
+                self.admin_site.admin_view(require_POST(self.replay_view)),
+                name="console_replayrun_replay",
+            ),
             *super().get_urls(),
         ]
 
@@ -77,9 +98,21 @@ class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, "The run is finished or still alive.", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:console_replayrun_change", args=[run.pk]))
 
+    def replay_view(self, request, pk):
+        """ "Replay these N" on a finished dry run: the same selection or filter, for real."""
+        if not _can_replay(request):
+            raise PermissionDenied
+        dry_run = get_object_or_404(ReplayRun, pk=pk)
+        try:
+            run = replay_run_from_dry_run(dry_run=dry_run, actor=request.user)
+        except ReplayError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            run = dry_run
+        return HttpResponseRedirect(reverse("admin:console_replayrun_change", args=[run.pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
-        extra = {"run": run, **(extra_context or {})}
+        extra = {"run": run, "can_replay": _can_replay(request), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
 
@@ -124,6 +157,12 @@ class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
 # --- Replays from the event list ----------------------------------------------------------------
 
 
+class ReplayCountPaginator(EstimatedCountPaginator):
+    """How many events "Replay all matching" would process, as its confirmation says it."""
+
+    count_cap = 10_000
+
+
 class ReplayingEventAdmin(EventAdmin):
     """The event list with the console's background replays: of a selection, or of everything
     the list's filters match, for real or as a dry run."""
@@ -132,9 +171,7 @@ class ReplayingEventAdmin(EventAdmin):
     change_list_template = "admin/webhooks/event/change_list.html"
 
     def has_replay_permission(self, request):
-        return request.user.has_perm("webhooks.replay_event") and request.user.has_perm(
-            "console.add_replayrun"
-        )
+        return _can_replay(request)
 
     def _start(self, request, *, dry_run: bool, event_ids=None, filters=None, description=""):
         run = replay_run_start(
@@ -187,23 +224,42 @@ class ReplayingEventAdmin(EventAdmin):
         ]
 
     def replay_matching_view(self, request):
-        """Replay (or dry-run) every event the list shows for its current filters."""
+        """Replay (or dry-run) every event the list shows for its current filters. A real
+        replay first asks for confirmation, saying how many events it will process."""
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:webhooks_event_changelist"))
         if not self.has_replay_permission(request):
             raise PermissionDenied
-        from django.http import QueryDict
-
-        params = QueryDict(request.POST.get("query", ""))
-        filters = event_filters_from_params(params)
+        query = request.POST.get("query", "")
+        filters = event_filters_from_params(QueryDict(query))
         description = "events matching " + (
             ", ".join(f"{key}={value}" for key, value in filters.items()) or "(no filter: all)"
         )
-        return self._start(
+        dry_run = request.POST.get("dry_run") == "1"
+        if not dry_run and request.POST.get("confirmed") != "1":
+            return self._confirm_matching(request, query, filters, description)
+        return self._start(request, dry_run=dry_run, filters=filters, description=description)
+
+    def _confirm_matching(self, request, query: str, filters: dict, description: str):
+        # Counted the way the list counts: a bounded count, or the planner's estimate when
+        # nothing is filtered, never a COUNT(*) over millions of events.
+        paginator = ReplayCountPaginator(events_for_filters(filters).order_by("-received_at"), 1)
+        count = paginator.count
+        return TemplateResponse(
             request,
-            dry_run=request.POST.get("dry_run") == "1",
-            filters=filters,
-            description=description,
+            "admin/webhooks/event/replay_matching_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Replay all matching events?",
+                "opts": self.opts,
+                "query": query,
+                "filters": filters,
+                "description": description,
+                "count": count,
+                "count_label": count_label(paginator, count),
+                "approximate": paginator.approximate,
+                "estimated": paginator.estimated,
+            },
         )
 
     def changelist_view(self, request, extra_context=None):

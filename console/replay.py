@@ -16,7 +16,7 @@ from console.models import ReplayRun, ReplayStatus
 from core.audit import audit_record
 from rules.services import event_evaluate_preview
 from webhooks.models import AuditAction, Event
-from webhooks.processing import broker, event_order_view
+from webhooks.processing import broker, error_text, event_order_view
 from webhooks.replay import event_replay_here
 from webhooks.selectors import events_for_filters
 
@@ -145,16 +145,24 @@ def replay_run_step(run_id: str, chunk: int) -> None:
 
 
 def _preview_into(run: ReplayRun, event_id: str) -> None:
-    """Dry run of one event: what a replay would hold, without writing anything."""
+    """Dry run of one event: what a replay would hold, without writing anything. An event
+    that would fail is counted and, up to DRY_RUN_SAMPLE, listed with its error and whether it
+    failed to parse (`stage`: "parse") or in the rules ("evaluate")."""
     event = Event.objects.select_related("endpoint").get(pk=event_id)
+    stage = "parse"
     try:
         view = event_order_view(event)
+        stage = "evaluate"
         hold = event_evaluate_preview(event=event, order_view=view)
     except Exception as error:
         run.failed += 1
+        if stage == "parse":
+            run.result["parse_failed"] = run.result.get("parse_failed", 0) + 1
         run.result.setdefault("errors", [])
         if len(run.result["errors"]) < DRY_RUN_SAMPLE:
-            run.result["errors"].append({"event": event_id, "error": f"{type(error).__name__}"})
+            run.result["errors"].append(
+                {"event": event_id, "stage": stage, "error": error_text(error)[:500]}
+            )
         return
     run.processed += 1
     if hold:
@@ -162,6 +170,32 @@ def _preview_into(run: ReplayRun, event_id: str) -> None:
         run.result.setdefault("holds", [])
         if len(run.result["holds"]) < DRY_RUN_SAMPLE:
             run.result["holds"].append(hold)
+
+
+class ReplayError(Exception):
+    """A replay that cannot be started as asked."""
+
+
+def replay_run_from_dry_run(*, dry_run: ReplayRun, actor=None) -> ReplayRun:
+    """Replay for real what a finished dry run looked at: the same selection, or the same
+    filter up to when the dry run started (events received since are not among those it
+    showed)."""
+    if not dry_run.dry_run or dry_run.status != ReplayStatus.DONE:
+        raise ReplayError("only a finished dry run can be replayed")
+    if dry_run.event_ids is not None:
+        return replay_run_start(
+            actor=actor,
+            event_ids=dry_run.event_ids,
+            description=dry_run.description or f"{len(dry_run.event_ids)} selected events",
+        )
+    filters = dict(dry_run.filters)
+    filters.setdefault("until", dry_run.created_at.isoformat())
+    return replay_run_start(
+        actor=actor,
+        filters=filters,
+        description=f"{dry_run.description or 'events'} (as in the dry run of "
+        f"{timezone.localtime(dry_run.created_at):%Y-%m-%d %H:%M:%S})",
+    )
 
 
 def replay_run_resume(*, run: ReplayRun) -> bool:
