@@ -290,6 +290,8 @@ HOOKDESK = {
     # result (200); a run still going then is left to the cluster and answered 202. Keep it
     # well below the web server's timeout.
     "BACKTEST_WAIT_SECONDS": env_int("HOOKDESK_BACKTEST_WAIT_SECONDS", 5),
+    # A bulk decision decides in the request for this long, then hands the rest to the cluster.
+    "BULK_DECISION_WAIT_SECONDS": env_int("HOOKDESK_BULK_DECISION_WAIT_SECONDS", 5),
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HOOKDESK["MAX_BODY_BYTES"] + 1

@@ -3,6 +3,7 @@ an amount), blocks (validated, versioned and audited through the services; statu
 backtest runs with their progress), orders, decisions, risk lists and the review policy."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
@@ -20,6 +21,7 @@ from core.pagination import EstimatedCountPaginator
 from core.queries import exact_search
 from rules import admin_filters
 from rules.backtest import backtest_run_cancel, backtest_run_start
+from rules.bulk import MAX_BULK_HOLDS, bulk_decide, hold_decide
 from rules.models import (
     BacktestRun,
     Block,
@@ -41,9 +43,6 @@ from rules.services import (
     block_update,
     block_values_clean,
     hold_needs_second_reviewer,
-    hold_reject,
-    hold_release_confirm,
-    hold_release_under_policy,
     review_policy,
     review_policy_set,
 )
@@ -248,6 +247,10 @@ def open_hold_before(hold: HeldOrder) -> HeldOrder | None:
     return earlier.order_by("-created_at", "-pk").first()
 
 
+# The bulk confirmation page lists this many of the chosen holds; the decision takes them all.
+SHOWN_ON_BULK_PAGE = 200
+
+
 @admin.register(HeldOrder)
 class HeldOrderAdmin(ReadOnlyAdmin):
     list_display = ("order_link", "status_badge", "age", "amount_display", "customer_id",
@@ -341,21 +344,6 @@ class HeldOrderAdmin(ReadOnlyAdmin):
 
     # --- Decisions --------------------------------------------------------------------------
 
-    def _decide_one(self, request, hold: HeldOrder, decision: str, reason: str) -> str:
-        """Apply one decision through the services; returns what happened, for a message."""
-        if decision == "release":
-            hold = hold_release_under_policy(hold=hold, actor=request.user, reason=reason)
-            if hold.status == HoldStatus.HELD:
-                return "waiting for a second reviewer"
-            return "released"
-        if decision == "confirm":
-            hold_release_confirm(hold=hold, actor=request.user, reason=reason)
-            return "released"
-        if decision == "reject":
-            hold_reject(hold=hold, actor=request.user, reason=reason)
-            return "rejected"
-        raise RuleError("unknown decision")
-
     def get_urls(self):
         return [
             path(
@@ -381,7 +369,7 @@ class HeldOrderAdmin(ReadOnlyAdmin):
             self.message_user(request, "A reason is required.", messages.ERROR)
             return back
         try:
-            outcome = self._decide_one(request, hold, decision, reason)
+            outcome = hold_decide(hold=hold, actor=request.user, decision=decision, reason=reason)
         except (RuleError, HoldConflict) as error:
             self.message_user(request, str(error), messages.ERROR)
             return back
@@ -390,20 +378,31 @@ class HeldOrderAdmin(ReadOnlyAdmin):
 
     def _bulk(self, request, queryset, decision: str):
         form = DecisionForm(request.POST if "apply" in request.POST else None)
-        holds = list(queryset.select_related("order")[:500])
         if form.is_bound and form.is_valid():
-            outcomes: dict[str, int] = {}
-            for hold in holds:
-                try:
-                    outcome = self._decide_one(request, hold, decision, form.cleaned_data["reason"])
-                except HoldConflict:
-                    outcome = "already decided"
-                except RuleError as error:
-                    outcome = str(error)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            ids = list(
+                queryset.order_by("created_at").values_list("pk", flat=True)[: MAX_BULK_HOLDS + 1]
+            )
+            try:
+                outcomes, queued = bulk_decide(
+                    hold_ids=ids,
+                    actor=request.user,
+                    decision=decision,
+                    reason=form.cleaned_data["reason"],
+                    seconds=settings.HOOKDESK["BULK_DECISION_WAIT_SECONDS"],
+                )
+            except RuleError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return None
             summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+            if queued:
+                summary = (summary + "; " if summary else "") + (
+                    f"{queued} more are being decided in the background (the queue and the "
+                    "audit trail show them as they land)"
+                )
             self.message_user(request, f"{decision.capitalize()}: {summary}.")
             return None
+        holds = list(queryset.select_related("order")[:SHOWN_ON_BULK_PAGE])
+        total = len(holds) if len(holds) < SHOWN_ON_BULK_PAGE else queryset.count()
         waiting = set(
             ReleaseRequest.objects.filter(hold__in=holds).values_list("hold_id", flat=True)
         )
@@ -423,7 +422,9 @@ class HeldOrderAdmin(ReadOnlyAdmin):
             "admin/rules/heldorder/decide_bulk.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"{decision.capitalize()} {len(holds)} held order(s)",
+                "title": f"{decision.capitalize()} {total:,} held order(s)",
+                "total": total,
+                "more": total - len(holds),
                 "opts": self.opts,
                 "holds": holds,
                 "rows": rows,

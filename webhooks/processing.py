@@ -14,12 +14,12 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
 from core import plain_sql
+from core.queue import broker
 from webhooks.models import AttemptOutcome, EndpointState, Event, EventStatus, ProcessingAttempt
 from webhooks.providers import OrderView, get_scheme
 
@@ -38,12 +38,6 @@ MAX_ERROR_LENGTH = 2000
 
 class ClaimLost(Exception):
     """Our claim on the event was taken over (the sweep judged us dead); nothing is written."""
-
-
-@functools.cache
-def broker():
-    # One broker per process: building one per enqueue costs a connection each time.
-    return get_broker()
 
 
 @functools.cache
