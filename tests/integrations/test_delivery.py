@@ -305,7 +305,7 @@ def test_it_times_out_a_silent_receiver_while_others_still_get_theirs(
 ):
     silent = sinks([Reply(hang=True)])
     healthy = sinks()
-    make_destination(silent.url, name="silent", connection_timeout="PT1S")
+    make_destination(silent.url, name="silent", connection_timeout="PT3S")
     make_destination(healthy.url, name="healthy")
     hold_order()
     stuck = OutboundDelivery.objects.get(destination__name="silent")
@@ -320,19 +320,18 @@ def test_it_times_out_a_silent_receiver_while_others_still_get_theirs(
             connection.close()
 
     worker = threading.Thread(target=send_silent)
-    started = time.monotonic()
     worker.start()
     time.sleep(0.1)
     assert delivery_send(delivery_id=fine.pk) == "succeeded"
-    healthy_done = time.monotonic() - started
-    worker.join(10)
+    # Not behind the silent receiver: delivered while that one still waits for its answer.
+    assert worker.is_alive()
+    worker.join(15)
 
-    assert healthy_done < 1.0  # not behind the silent receiver
     assert outcomes["silent"] == "retry"
     attempt = OutboundAttempt.objects.get(delivery=stuck)
     assert attempt.result == AttemptResult.TIMEOUT
-    assert 900 <= attempt.duration_ms < 5000
-    assert "timed out after 1 s" in attempt.error
+    assert attempt.duration_ms >= 2900
+    assert "timed out after 3 s" in attempt.error
     assert len(healthy.received) == 1
 
 
