@@ -90,7 +90,7 @@ def _per_hour_per_endpoint(queryset, time_field: str, endpoint_field: str, now) 
     series = _top(per_endpoint, hours)
     return {
         "total": sum(sum(values) for values in series.values()),
-        "labels": [hour.strftime("%H:00") for hour in hours],
+        "labels": [timezone.localtime(hour).strftime("%H:00") for hour in hours],
         "series": series,
     }
 
@@ -150,7 +150,7 @@ def processing_latency(now: datetime) -> dict:
         "samples": len(everything),
         "chart": line_chart(
             title="Processing latency per hour (receipt to processed)",
-            labels=[hour.strftime("%H:00") for hour in hours],
+            labels=[timezone.localtime(hour).strftime("%H:00") for hour in hours],
             series={"p50": p50, "p95": p95},
             unit=" s",
         ),
