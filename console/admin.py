@@ -1,8 +1,8 @@
 """The console's admin: replay runs with their progress, alert thresholds and alerts."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, JsonResponse, QueryDict
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -62,11 +62,6 @@ class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(require_POST(self.resume_view)),
                 name="console_replayrun_resume",
             ),
-            path(
-                "<uuid:pk>/replay/",
-                self.admin_site.admin_view(require_POST(self.replay_view)),
-                name="console_replayrun_replay",
-            ),
             *super().get_urls(),
         ]
 
@@ -96,18 +91,6 @@ class ReplayRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, "The run's next step was queued again.")
         else:
             self.message_user(request, "The run is finished or still alive.", messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:console_replayrun_change", args=[run.pk]))
-
-    def replay_view(self, request, pk):
-        """ "Replay these N" on a finished dry run: the same selection or filter, for real."""
-        if not _can_replay(request):
-            raise PermissionDenied
-        dry_run = get_object_or_404(ReplayRun, pk=pk)
-        try:
-            run = replay_run_from_dry_run(dry_run=dry_run, actor=request.user)
-        except ReplayError as error:
-            self.message_user(request, str(error), messages.ERROR)
-            run = dry_run
         return HttpResponseRedirect(reverse("admin:console_replayrun_change", args=[run.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -230,6 +213,8 @@ class ReplayingEventAdmin(EventAdmin):
             return HttpResponseRedirect(reverse("admin:webhooks_event_changelist"))
         if not self.has_replay_permission(request):
             raise PermissionDenied
+        if request.POST.get("dry_run_of"):
+            return self._replay_dry_run(request, request.POST["dry_run_of"])
         query = request.POST.get("query", "")
         filters = event_filters_from_params(QueryDict(query))
         description = "events matching " + (
@@ -239,6 +224,19 @@ class ReplayingEventAdmin(EventAdmin):
         if not dry_run and request.POST.get("confirmed") != "1":
             return self._confirm_matching(request, query, filters, description)
         return self._start(request, dry_run=dry_run, filters=filters, description=description)
+
+    def _replay_dry_run(self, request, dry_run_id: str):
+        """Replay these N, on a finished dry run: the same selection or filter, for real."""
+        try:
+            dry_run = ReplayRun.objects.get(pk=dry_run_id)
+        except (ReplayRun.DoesNotExist, ValidationError):
+            raise Http404("no such dry run") from None
+        try:
+            run = replay_run_from_dry_run(dry_run=dry_run, actor=request.user)
+        except ReplayError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            run = dry_run
+        return HttpResponseRedirect(reverse("admin:console_replayrun_change", args=[run.pk]))
 
     def _confirm_matching(self, request, query: str, filters: dict, description: str):
         # Counted the way the list counts: a bounded count, or the planner's estimate when

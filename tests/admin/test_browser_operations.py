@@ -123,6 +123,8 @@ def test_it_dry_runs_then_replays_by_filter_on_a_cluster(console, make_endpoint,
 
     page.goto(console.url + "/admin/webhooks/event/?endpoint=replay-me")
     follow(page, "#replay-matching")
+    assert page.inner_text("#replay-count") == "3"
+    follow(page, "#confirm-replay")
     page.wait_for_function(
         "document.getElementById('run-status').textContent.trim() === 'Done'", timeout=60_000
     )

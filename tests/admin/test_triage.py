@@ -20,6 +20,7 @@ from webhooks.providers import EnvelopeError
 
 pytestmark = pytest.mark.django_db
 
+REPLAY_MATCHING = "/admin/webhooks/event/replay-matching/"
 UNPARSEABLE = b'{"id": "evt_gone", "type": "order.created"}'
 
 
@@ -188,7 +189,7 @@ def test_it_replays_what_a_dry_run_showed(make_endpoint, people, run_steps, clie
     page = client_for("oscar").get(f"/admin/console/replayrun/{dry.pk}/change/")
     assert b'id="replay-these">Replay these 2<' in page.content
 
-    answer = client_for("oscar").post(f"/admin/console/replayrun/{dry.pk}/replay/")
+    answer = client_for("oscar").post(REPLAY_MATCHING, {"dry_run_of": str(dry.pk)})
     run = ReplayRun.objects.get(dry_run=False)
     assert answer.url == f"/admin/console/replayrun/{run.pk}/change/"
     assert run.filters["endpoint"] == "then-real"
@@ -218,8 +219,6 @@ def test_it_replays_only_finished_dry_runs_and_only_for_operations(
     for username in ("alice", "audrey"):
         page = client_for(username).get(f"/admin/console/replayrun/{queued.pk}/change/")
         assert b"replay-these" not in page.content
-        assert (
-            client_for(username).post(f"/admin/console/replayrun/{queued.pk}/replay/").status_code
-            == 403
-        )
+        answer = client_for(username).post(REPLAY_MATCHING, {"dry_run_of": str(queued.pk)})
+        assert answer.status_code == 403
     assert ReplayRun.objects.count() == 1

@@ -240,9 +240,9 @@ class Envelope:
     payload: dict[str, Any]
     #: The order and customer ids where the envelope has them at a known place, read at
     #: receipt so that an event whose processing fails can still be found by them. None when
-    #: absent or too long for the event's columns.
-    order_id: str | None = None
-    customer_id: str | None = None
+    #: absent or too long for the event's columns. Read from the payload, so not compared.
+    order_id: str | None = field(default=None, compare=False)
+    customer_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
