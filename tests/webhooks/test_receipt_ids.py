@@ -26,8 +26,8 @@ TOO_LONG = "o" * 201
 def body_for(provider: str, order_id, customer_id) -> dict:
     """A delivery body of the scheme, with the ids where its envelope keeps them."""
     if provider == "procureiq":
-        return {"id": "evt_r1", "type": "order.created", "version": "1.0", "created": 1,
-                "data": {"orderId": order_id, "userId": customer_id, "totalAmount": 10}}  # fmt: skip
+        data = {"orderId": order_id, "userId": customer_id, "totalAmount": 10}
+        return {"id": "evt_r1", "type": "order.created", "version": "1.0", "data": data}
     if provider == "autranex":
         return {"event_id": "evt_r1", "event_type": "order.created",
                 "data": {"order_id": order_id, "customer_id": customer_id}}  # fmt: skip
