@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncHour
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from console.charts import bar_chart, line_chart
-from console.models import Alert
+from console.models import Alert, AlertKind
 from integrations.selectors import destinations_health
 from rules.models import HeldOrder, HoldStatus
 from webhooks.models import (
@@ -172,23 +174,106 @@ def queue_depth() -> dict:
 
 
 def open_holds() -> int:
-    return HeldOrder.objects.filter(status=HoldStatus.HELD).order_by()[: BACKLOG_CAP + 1].count()
+    """Open holds of real traffic: what the review queue lists by default (test holds are
+    behind its Traffic filter)."""
+    return (
+        HeldOrder.objects.filter(status=HoldStatus.HELD, is_test=False)
+        .order_by()[: BACKLOG_CAP + 1]
+        .count()
+    )
+
+
+def _url(name: str, **params) -> str:
+    return reverse(name) + ("?" + urlencode(params) if params else "")
+
+
+def failing_events(now: datetime) -> dict:
+    """Events received in the last 24 hours whose processing failed and is retrying, or ran out
+    of retries: the counts the events list shows for ?status=…&received=24h."""
+    since = now - timedelta(hours=HOURS)
+    figures = {}
+    for status in (EventStatus.FAILED, EventStatus.DEAD):
+        events = Event.objects.filter(status=status, received_at__gte=since).order_by()
+        figures[status] = {
+            "count": events[: BACKLOG_CAP + 1].count(),
+            "url": _url("admin:webhooks_event_changelist", status=status, received="24h"),
+        }
+    return figures
+
+
+def signature_failures_24h(now: datetime) -> dict:
+    """Signature and key failures of the last 24 hours: what the deliveries list shows for
+    ?signature=failed&received=24h."""
+    failures = Delivery.objects.filter(
+        outcome__in=SIGNATURE_FAILURES, received_at__gte=now - timedelta(hours=HOURS)
+    ).order_by()
+    return {
+        "count": failures[: BACKLOG_CAP + 1].count(),
+        "url": _url("admin:webhooks_delivery_changelist", signature="failed", received="24h"),
+    }
+
+
+def alert_url(alert: Alert) -> str:
+    """The list behind an alert: its endpoint's deliveries (signature failures) or events in
+    the alert's window; for a stuck backlog, the endpoint's pending events whenever they came."""
+    scope = {"endpoint": alert.endpoint.slug} if alert.endpoint_id else {}
+    kind = alert.threshold.kind
+    if kind == AlertKind.OLDEST_PENDING:
+        return _url("admin:webhooks_event_changelist", **scope, status=EventStatus.PENDING)
+    window = {
+        "received_after": (
+            alert.raised_at - timedelta(minutes=alert.threshold.window_minutes)
+        ).isoformat(),
+        "received_before": alert.raised_at.isoformat(),
+    }
+    if kind == AlertKind.SIGNATURE_FAILURES:
+        return _url("admin:webhooks_delivery_changelist", **scope, signature="failed", **window)
+    return _url("admin:webhooks_event_changelist", **scope, **window)
+
+
+def _alerts() -> list[Alert]:
+    alerts = list(
+        Alert.objects.filter(acknowledged_at__isnull=True)
+        .select_related("threshold", "endpoint")
+        .order_by("-raised_at")[:20]
+    )
+    for alert in alerts:
+        alert.list_url = alert_url(alert)
+    return alerts
+
+
+def _destinations(now: datetime) -> list[dict]:
+    destinations = destinations_health(now=now)
+    for row in destinations:
+        row["deliveries_url"] = _url(
+            "admin:integrations_outbounddelivery_changelist", destination__id__exact=row["id"]
+        )
+        for status in ("pending", "dead"):
+            row[f"{status}_url"] = _url(
+                "admin:integrations_outbounddelivery_changelist",
+                destination__id__exact=row["id"],
+                status__exact=status,
+            )
+    return destinations
 
 
 def dashboard_figures(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     return {
         "now": now,
-        "alerts": list(
-            Alert.objects.filter(acknowledged_at__isnull=True)
-            .select_related("threshold", "endpoint")
-            .order_by("-raised_at")[:20]
-        ),
+        "alerts": _alerts(),
         "holds": holds_per_day(now),
         "open_holds": open_holds(),
+        "open_holds_url": _url("admin:rules_heldorder_changelist", status__exact=HoldStatus.HELD),
         "signature_failures": signature_failures_per_hour(now),
+        "signature_failures_24h": signature_failures_24h(now),
         "processing_failures": processing_failures_per_hour(now),
+        "failing_events": failing_events(now),
         "latency": processing_latency(now),
         "queue": queue_depth(),
-        "destinations": destinations_health(now=now),
+        "backlog_urls": {
+            status: _url("admin:webhooks_event_changelist", status=status)
+            for status in (EventStatus.PENDING, EventStatus.FAILED, EventStatus.DEAD)
+        },
+        "destinations": _destinations(now),
     }

@@ -31,14 +31,56 @@ class ParamFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.lookup: value}) if value else queryset
 
 
+def received_between(params) -> tuple[datetime | None, datetime | None]:
+    """The absolute window of ?received_after=&received_before= (ISO times; before is
+    exclusive), as the dashboard's links to an alert's window write it."""
+    return (
+        _moment(params.get("received_after")),
+        _moment(params.get("received_before")),
+    )
+
+
+def _moment(value) -> datetime | None:
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
 class ReceivedFilter(admin.SimpleListFilter):
+    """Preset windows (last hour, day, ...), plus ?received_after= / ?received_before= for an
+    absolute one."""
+
     title = "received"
     parameter_name = "received"
     field = "received_at"
+
+    def __init__(self, request, params, model, model_admin):
+        self.after, self.before = received_between(
+            {name: params.pop(name, [None]) for name in ("received_after", "received_before")}
+        )
+        super().__init__(request, params, model, model_admin)
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name, "received_after", "received_before"]
 
     def lookups(self, request, model_admin):
         return [(value, label) for value, label, _ in RECENT_CHOICES]
 
     def queryset(self, request, queryset):
         since = recent_since(self.value())
-        return queryset.filter(**{f"{self.field}__gte": since}) if since else queryset
+        if since:
+            queryset = queryset.filter(**{f"{self.field}__gte": since})
+        if self.after:
+            queryset = queryset.filter(**{f"{self.field}__gte": self.after})
+        if self.before:
+            queryset = queryset.filter(**{f"{self.field}__lt": self.before})
+        return queryset

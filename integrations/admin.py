@@ -6,29 +6,46 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.admin import PageFiguresChangeList
 from integrations.adapters import ADAPTERS
 from integrations.models import (
     OUTBOUND_EVENT_TYPES,
+    DeliveryStatus,
     Destination,
     OutboundAttempt,
     OutboundDelivery,
 )
-from integrations.selectors import destination_health, destinations_with_counts
+from integrations.selectors import (
+    destination_health,
+    destinations_delivery_figures,
+    destinations_with_counts,
+)
 from integrations.services import (
     UNSET,
+    DeliveryConflict,
     DestinationError,
     deliveries_cancel,
     deliveries_retry,
+    delivery_retry,
     destination_check,
     destination_create,
     destination_delete,
     destination_update,
 )
+
+# What an operator may send again from a delivery's page (delivery_retry's rule).
+RETRYABLE = (DeliveryStatus.DEAD, DeliveryStatus.CANCELLED)
 
 # Where a service's error field shows in the form.
 _FORM_FIELD = {
@@ -183,6 +200,8 @@ class DestinationAdmin(admin.ModelAdmin):
         "tls_flag",
         "pending",
         "dead_letters",
+        "last_delivery",
+        "failed_24h",
         "last_success_at",
         "last_error",
     )
@@ -242,6 +261,45 @@ class DestinationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return destinations_with_counts()
 
+    def get_changelist(self, request, **kwargs):
+        return PageFiguresChangeList
+
+    def page_figures(self, destinations):
+        figures = destinations_delivery_figures(destination_ids=[d.pk for d in destinations])
+        for destination in destinations:
+            destination.hd_figures = figures.get(destination.pk)
+
+    @admin.display(description="Last delivery (24 h)")
+    def last_delivery(self, obj):
+        figures = getattr(obj, "hd_figures", None)
+        if not figures:
+            return "none"
+        return format_html(
+            '<a href="{}" class="hd-last-delivery">{}</a>',
+            self._deliveries_url(obj),
+            date_format(timezone.localtime(figures["last"]), "DATETIME_FORMAT"),
+        )
+
+    @admin.display(description="Failed, 24 h")
+    def failed_24h(self, obj):
+        figures = getattr(obj, "hd_figures", None)
+        if not figures:
+            return "-"
+        return format_html(
+            '<span class="hd-failed" title="{}">{} of {} ({})</span>',
+            "Outbound deliveries made in the last 24 hours that are dead or retrying.",
+            figures["failed"],
+            figures["total"],
+            f"{figures['failed'] / figures['total']:.1%}",
+        )
+
+    def _deliveries_url(self, obj, **filters) -> str:
+        return (
+            reverse("admin:integrations_outbounddelivery_changelist")
+            + "?"
+            + urlencode({"destination__id__exact": obj.pk, **filters})
+        )
+
     @admin.display(description="TLS", ordering="tls_trust_all")
     def tls_flag(self, obj):
         if obj.tls_trust_all:
@@ -251,11 +309,7 @@ class DestinationAdmin(admin.ModelAdmin):
         return "verified" + (" (own CA)" if obj.tls_ca_bundle else "")
 
     def _deliveries_link(self, obj, count, status):
-        url = (
-            reverse("admin:integrations_outbounddelivery_changelist")
-            + "?"
-            + urlencode({"destination__id__exact": obj.pk, "status__exact": status})
-        )
+        url = self._deliveries_url(obj, status__exact=status)
         return format_html('<a href="{}">{}</a>', url, count)
 
     @admin.display(description="Pending")
@@ -396,6 +450,7 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = ("notice_json",)
     inlines = [AttemptInline]
     actions = ["retry_now", "cancel_pending"]
+    change_form_template = "admin/integrations/outbounddelivery/change_form.html"
 
     def has_add_permission(self, request):
         return False
@@ -408,6 +463,43 @@ class OutboundDeliveryAdmin(admin.ModelAdmin):
 
     def has_operate_permission(self, request):
         return request.user.has_perm("integrations.change_outbounddelivery")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="integrations_outbounddelivery_retry",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        delivery = self.get_object(request, unquote(object_id))
+        retryable = delivery is not None and delivery.status in RETRYABLE
+        extra = {
+            "can_retry": retryable and self.has_operate_permission(request),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def retry_view(self, request, object_id):
+        """One dead letter sent again, from its own page (POST only)."""
+        back = HttpResponseRedirect(
+            reverse("admin:integrations_outbounddelivery_change", args=[object_id])
+        )
+        if request.method != "POST":
+            return back
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        delivery = get_object_or_404(OutboundDelivery, pk=unquote(object_id))
+        try:
+            delivery_retry(delivery=delivery, actor=request.user)
+        except DeliveryConflict as error:
+            self.message_user(request, str(error), messages.WARNING)
+            return back
+        self.message_user(request, f"Delivery {delivery.pk} queued for another attempt now.")
+        return back
 
     @admin.display(description="Notice")
     def notice_json(self, obj):

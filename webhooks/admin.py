@@ -16,10 +16,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape, format_html
+from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from core.admin import BigTableAdmin, ReadOnlyMixin, pre_block
+from core.admin import BigTableAdmin, PageFiguresChangeList, ReadOnlyMixin, pre_block
 from core.admin_filters import ReceivedFilter
 from webhooks import admin_filters
 from webhooks.models import (
@@ -34,7 +37,7 @@ from webhooks.models import (
 from webhooks.processing import error_field
 from webhooks.replay import event_replay
 from webhooks.samples import DEFAULT_EVENT_TYPES, sample_delivery, sample_receive
-from webhooks.selectors import EVENT_SEARCH_FIELDS
+from webhooks.selectors import EVENT_SEARCH_FIELDS, endpoints_delivery_figures
 from webhooks.services import (
     DEFAULT_GRACE,
     ENDPOINT_EDITABLE,
@@ -96,10 +99,42 @@ class EndpointForm(forms.ModelForm):
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ("slug", "name", "provider", "environment", "state", "receiver_url")
+    list_display = ("slug", "name", "provider", "environment", "state", "receiver_url",
+                    "last_delivery", "refused_24h")  # fmt: skip
     list_filter = ("provider", "environment", "state")
     search_fields = ("slug", "name")
     change_form_template = "admin/webhooks/endpoint/change_form.html"
+
+    def get_changelist(self, request, **kwargs):
+        return PageFiguresChangeList
+
+    def page_figures(self, endpoints):
+        figures = endpoints_delivery_figures(endpoint_ids=[endpoint.pk for endpoint in endpoints])
+        for endpoint in endpoints:
+            endpoint.hd_figures = figures.get(endpoint.pk)
+
+    @admin.display(description="Last delivery")
+    def last_delivery(self, obj):
+        moment = (getattr(obj, "hd_figures", None) or {}).get("last_delivery_at")
+        if moment is None:
+            return "never"
+        url = (
+            reverse("admin:webhooks_delivery_changelist") + "?" + urlencode({"endpoint": obj.slug})
+        )
+        return format_html('<a href="{}" class="hd-last-delivery">{}</a>', url, _when(moment))
+
+    @admin.display(description="Refused, 24 h")
+    def refused_24h(self, obj):
+        figures = getattr(obj, "hd_figures", None) or {}
+        total, refused = figures.get("deliveries_24h", 0), figures.get("refused_24h", 0)
+        if not total:
+            return "-"
+        return format_html(
+            '<span class="hd-refused">{} of {} ({})</span>',
+            refused,
+            total,
+            f"{refused / total:.1%}",
+        )
 
     def get_queryset(self, request):
         # Every endpoint the list or a page shows carries this request's address.
@@ -324,6 +359,10 @@ class EndpointAdmin(admin.ModelAdmin):
         level = messages.SUCCESS if receipt.status_code == 200 else messages.WARNING
         self.message_user(request, message, level)
         return self._back(endpoint)
+
+
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def _test_needs_confirmation(endpoint: Endpoint) -> bool:

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.contrib import admin
 from django.db import connection
 
-from core.admin_filters import ParamFilter, recent_since
+from core.admin_filters import ParamFilter, received_between, recent_since
 from webhooks.models import SIGNATURE_FAILURES, DeliveryOutcome, Endpoint, Event, EventStatus
 
 
@@ -39,8 +39,13 @@ def event_filters_from_params(params, now: datetime | None = None) -> dict:
         if params.get(key):
             filters[key] = params[key]
     since = recent_since(params.get("received"), now)
+    after, before = received_between(params)
+    # Both bounds the list applies, the later start winning.
+    since = max(filter(None, (since, after)), default=None)
     if since:
         filters["since"] = since.isoformat()
+    if before:
+        filters["until"] = before.isoformat()
     if params.get("q", "").strip():
         filters["search"] = params["q"].strip()
     return filters

@@ -84,6 +84,9 @@ def roles(transactional_db):
     for added in ("0005_console_roles", "0007_backtest_run_roles"):
         for name, codenames in _migration(added).ADDED.items():
             wanted.setdefault(name, set()).update(codenames)
+    integrations = importlib.import_module("integrations.migrations.0003_roles")
+    for name, codenames in integrations.ROLES.items():
+        wanted.setdefault(name, set()).update(codenames)
     for name, codenames in wanted.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(

@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 
 from rules.services import block_create
 from tests.support.events import process
+from webhooks import test_traffic
 from webhooks.models import Event
 from webhooks.samples import sample_delivery, sample_receive
-from webhooks import test_traffic
 from webhooks.test_traffic import TEST_MARKER_HEADER, is_test_delivery
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +76,7 @@ def test_it_marks_what_send_test_webhook_posts_over_http(make_endpoint, wide_liv
 
 
 @pytest.mark.parametrize("option", [["--amount", "9000"], ["--customer-id", "cus_9"]])
-def test_it_warns_that_the_automation_scheme_carries_no_amount_or_customer(
-    make_endpoint, option
-):
+def test_it_warns_that_the_automation_scheme_carries_no_amount_or_customer(make_endpoint, option):
     endpoint, _ = make_endpoint("automation", installation_key="install-key-81")
     err = StringIO()
     with pytest.raises(CommandError, match="could not reach"):
