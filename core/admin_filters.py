@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from django.contrib import admin
 from django.utils import timezone
 
+from core.display import moment
+
 RECENT_CHOICES = (
     ("1h", "Last hour", timedelta(hours=1)),
     ("24h", "Last 24 hours", timedelta(hours=24)),
@@ -74,6 +76,30 @@ class ReceivedFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [(value, label) for value, label, _ in RECENT_CHOICES]
+
+    def choices(self, changelist):
+        # "All" and each preset replace an absolute window (an alert's), not add to it.
+        window = ("received_after", "received_before")
+        yield {
+            "selected": self.value() is None and not (self.after or self.before),
+            "query_string": changelist.get_query_string(remove=self.expected_parameters()),
+            "display": "All",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(value),
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value}, remove=window
+                ),
+                "display": label,
+            }
+        if self.after or self.before:
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(),
+                "display": f"From {moment(self.after) if self.after else 'the start'} "
+                f"to {moment(self.before) if self.before else 'now'}",
+            }
 
     def queryset(self, request, queryset):
         since = recent_since(self.value())
