@@ -1,35 +1,74 @@
-"""Values a worker reads on every event but may see a few seconds late: blocks, risk lists,
-destinations. Each process keeps its own copy and reads it again when it is older than that."""
+"""Values a worker reads on every event, kept by each process until they change anywhere:
+blocks, risk lists, destinations.
 
-import time
+A cache never weakens a guarantee: a change applies to everything stored after it commits. So
+a cache does not expire; it is invalidated. The change bumps its cache's generation row
+(CacheGeneration) in the change's own transaction, and each use of the cache first reads the
+generation (one primary-key lookup), loading the value again when it moved. An event stored
+after the change committed is therefore processed with the change, in every process."""
+
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from django.db import connection
+
+from core.models import CacheGeneration
 
 T = TypeVar("T")
 
 
-class Refreshed(Generic[T]):
-    """`load()`'s result, loaded again when older than `seconds`; clear() forgets it (call it
-    where this process changes what load() reads, so its own change shows at once)."""
+def _table() -> str:
+    return connection.ops.quote_name(CacheGeneration._meta.db_table)
 
-    def __init__(self, load: Callable[[], T], *, seconds: float):
+
+def cache_generation(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT generation FROM {_table()} WHERE name = %s", [name])  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def cache_invalidate(name: str) -> None:
+    """Mark what the named cache reads as changed, inside the caller's transaction: the
+    change and the bump commit (or roll back) together."""
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS g (name, generation) VALUES (%s, 1) "  # noqa: S608
+            "ON CONFLICT (name) DO UPDATE SET generation = g.generation + 1",
+            [name],
+        )
+
+
+class InvalidatedCache(Generic[T]):
+    """`load()`'s result, loaded again whenever the named generation moved since."""
+
+    def __init__(self, load: Callable[[], T], *, name: str):
         self._load = load
-        self.seconds = seconds
-        self._loaded_at: float | None = None
+        self.name = name
+        self._generation: int | None = None
         self._value: T | None = None
 
     def __call__(self) -> T:
-        now = time.monotonic()
-        if self._loaded_at is None or now - self._loaded_at > self.seconds:
+        current = cache_generation(self.name)
+        if self._generation != current:
+            # Read the generation before the value: a change committing in between bumps it
+            # again, so the next call reloads rather than keeping a stale value.
             self._value = self._load()
-            self._loaded_at = now
+            self._generation = current
         return self._value
 
     def clear(self, **signal_kwargs) -> None:
-        self._loaded_at = None
+        """Forget this process's copy (the next call loads again)."""
+        self._generation = None
         self._value = None
 
+    def invalidate(self, **signal_kwargs) -> None:
+        """What load() reads changed: tell every process (usable as a signal receiver)."""
+        cache_invalidate(self.name)
+        self.clear()
 
-def refreshed_every(seconds: float) -> Callable[[Callable[[], T]], Refreshed[T]]:
-    """Decorator: @refreshed_every(2.0) on a function of no arguments."""
-    return lambda load: Refreshed(load, seconds=seconds)
+
+def invalidated_cache(name: str) -> Callable[[Callable[[], T]], InvalidatedCache[T]]:
+    """Decorator: @invalidated_cache("blocks") on a function of no arguments."""
+    return lambda load: InvalidatedCache(load, name=name)

@@ -85,3 +85,16 @@ class UserPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.time_zone or 'console time zone'})"
+
+
+class CacheGeneration(models.Model):
+    """How many times what a named process-local cache reads has changed (core.caching).
+
+    Bumped in the transaction that makes the change, read before each use of the cache: every
+    process sees a change the moment it commits, without a time-to-live."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    generation = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.generation}"

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from core.audit import audit_record
-from core.caching import refreshed_every
+from core.caching import invalidated_cache
 from integrations import crypto_fields
 from integrations.adapters import OutboundEvent, get_adapter
 from integrations.conf import conf
@@ -66,18 +66,16 @@ def _claim_lease(timeout: float) -> timedelta:
     return timedelta(seconds=2 * timeout + 30)
 
 
-# Destinations are read for every hold; a worker keeps them this long, as it does blocks, so a
-# change made in another process reaches it within seconds without a query per hold.
-DESTINATION_CACHE_SECONDS = 2.0
-
-
-@refreshed_every(DESTINATION_CACHE_SECONDS)
+# Destinations are read for every hold: each process keeps them until a change to one commits
+# (core.caching), as it does blocks.
+@invalidated_cache("integrations.destinations")
 def destinations_active() -> list[Destination]:
     return list(Destination.objects.filter(active=True))
 
 
-# Connected to the Destination model's post_save and post_delete (integrations.apps).
-destinations_cache_clear = destinations_active.clear
+# Connected to the Destination model's post_save and post_delete (integrations.apps), and
+# called where a destination is changed with a bulk update (health, auto-disable).
+destinations_cache_clear = destinations_active.invalidate
 
 
 # --- The outbox -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.caching import Refreshed, refreshed_every
+from core.caching import InvalidatedCache, invalidated_cache
 from rules.conditions import Condition, Evaluation, parse
 from rules.models import Block, BlockAction, BlockStatus
 from rules.risk_signals import SIGNAL_NAMES, ofac_regions
@@ -49,12 +49,9 @@ def blocks_in_scope(event_type: str, blocks: list[Block]) -> list[Block]:
     return [b for b in blocks if not b.event_types or event_type in b.event_types]
 
 
-# Blocks are read on every event; a worker keeps them this long, so a change takes effect
-# within seconds without a query per event.
-BLOCK_CACHE_SECONDS = 2.0
-
-
-@refreshed_every(BLOCK_CACHE_SECONDS)
+# Blocks and risk lists are read on every event: each process keeps them until a change to a
+# block or a risk-list entry commits (core.caching; the receivers are connected in apps.ready).
+@invalidated_cache("rules.blocks")
 def blocks_live() -> list[Block]:
     return list(
         Block.objects.filter(status__in=[BlockStatus.ACTIVE, BlockStatus.SHADOW]).order_by(
@@ -63,11 +60,11 @@ def blocks_live() -> list[Block]:
     )
 
 
-ofac_regions_cached = Refreshed(ofac_regions, seconds=BLOCK_CACHE_SECONDS)
+ofac_regions_cached = InvalidatedCache(ofac_regions, name="rules.risk_lists")
 
 
 def caches_clear() -> None:
-    """Forget cached blocks and risk lists (after this process changed them)."""
+    """Forget this process's copies of blocks and risk lists (the next use loads them)."""
     blocks_live.clear()
     ofac_regions_cached.clear()
 

@@ -33,16 +33,16 @@ def static_files_by_plain_name(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_rule_caches():
-    # Workers cache blocks, risk lists and destinations for seconds;
-    # each test starts from its own data.
-    from integrations.outbound import destinations_cache_clear
+    # Each process keeps blocks, risk lists and destinations until their generation moves;
+    # a test's database starts again from generation 0, so this process forgets its copies.
+    from integrations.outbound import destinations_active
     from rules.evaluation import caches_clear
 
     caches_clear()
-    destinations_cache_clear()
+    destinations_active.clear()
     yield
     caches_clear()
-    destinations_cache_clear()
+    destinations_active.clear()
 
 
 @pytest.fixture
