@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
 from core import plain_sql
+from core.caching import cache_generations_once
 from core.queue import broker
 from webhooks.models import AttemptOutcome, EndpointState, Event, EventStatus, ProcessingAttempt
 from webhooks.providers import OrderView, get_scheme
@@ -261,7 +262,7 @@ def _attempt_together(events: list[Event], triggers: dict[str, str]) -> dict[str
     against its own event alone and the others still go through."""
     started = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), cache_generations_once():
             # Lock the claimed rows: the sweep cannot take them over before this commits.
             held = dict(
                 Event.objects.select_for_update()
@@ -287,7 +288,7 @@ def _attempt(event: Event, trigger: str) -> str | None:
     together, or not at all."""
     started = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic(), cache_generations_once():
             _finish(event, started, trigger, order_view=event_consume(event))
     except ClaimLost:
         logger.warning("event %s: claim lost to another run, its work was discarded", event.pk)

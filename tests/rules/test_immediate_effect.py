@@ -4,7 +4,12 @@ commits, in every process: caches are invalidated by the change, never left to e
 import pytest
 from django.db import transaction
 
-from core.caching import InvalidatedCache, cache_generation, cache_invalidate
+from core.caching import (
+    InvalidatedCache,
+    cache_generation,
+    cache_generations_once,
+    cache_invalidate,
+)
 from rules.models import Block, BlockStatus, HeldOrder
 from rules.services import block_create, block_update
 from tests.postgres import requires_postgres
@@ -68,3 +73,16 @@ def test_a_block_disabled_in_one_process_stops_holding_at_once_in_the_workers(
 
     wait_for(lambda: Event.objects.get(pk=event.pk).status == EventStatus.PROCESSED)
     assert not HeldOrder.objects.filter(order__order_id="ord_after").exists()
+
+
+@pytest.mark.django_db
+def test_a_processing_batch_reads_the_generations_once(django_assert_num_queries):
+    first = InvalidatedCache(lambda: "a", name="test.first")
+    second = InvalidatedCache(lambda: "b", name="test.second")
+    first(), second()  # loaded: later uses only check their generations
+    cache_invalidate("test.second")
+
+    with django_assert_num_queries(1), cache_generations_once():
+        assert [first(), second(), first(), second()] == ["a", "b", "a", "b"]
+    with django_assert_num_queries(2):
+        first(), second()  # outside a batch, one lookup each
