@@ -271,7 +271,11 @@ HOOKDESK = {
     # Old secrets that may stay valid at once after rotations; older ones expire at rotation.
     "MAX_LIVE_OLD_SECRETS": env_int("HOOKDESK_MAX_LIVE_OLD_SECRETS", 2),
     # Delay before each retry of a failed processing attempt; then the event is dead.
-    "PROCESSING_BACKOFF_SECONDS": [30, 120, 600],
+    "PROCESSING_BACKOFF_SECONDS": [
+        float(delay) for delay in env_list("HOOKDESK_PROCESSING_BACKOFF", ["30", "120", "600"])
+    ],
+    # How often each cluster worker's clock queues the retries that fell due (core.clock).
+    "CLOCK_SECONDS": 0.5,
     # A pending event not claimed this long after receipt is re-enqueued by the sweep.
     "SWEEP_PENDING_AFTER_SECONDS": env_int("HOOKDESK_SWEEP_PENDING_AFTER", 60),
     # A claim older than this is taken to belong to a dead worker.

@@ -160,7 +160,7 @@ def processing_latency(now: datetime) -> dict:
 
 
 def queue_depth() -> dict:
-    from webhooks.processing import broker
+    from core.queue import broker
 
     try:
         broker_depth = broker().queue_size()

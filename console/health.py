@@ -9,9 +9,10 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django_q.models import Schedule
 
+from core.queue import broker
 from rules.models import HeldOrder
 from webhooks.models import Delivery, Event
-from webhooks.processing import SWEEP_SCHEDULE_NAME, broker
+from webhooks.processing import SWEEP_SCHEDULE_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -10,20 +10,23 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from console.models import ReplayRun, ReplayStatus
+from core import task_names
 from core.audit import audit_record
+from core.jobs import JobTable
 from rules.services import event_evaluate_preview
 from webhooks.models import AuditAction, Event
-from webhooks.processing import broker, error_text, event_order_view
+from webhooks.processing import error_text, event_order_view
 from webhooks.replay import event_replay_here
 from webhooks.selectors import events_for_filters
 
 logger = logging.getLogger(__name__)
 
 
-REPLAY_STEP_TASK = "console.replay.replay_run_step"
+# A run is a durable job (core.jobs) whose fencing token is its chunk number: a step claims
+# chunk n by moving it to n + 1, and saves its progress only over a run still at n + 1.
+REPLAY_RUNS = JobTable(model=ReplayRun, task=task_names.REPLAY_RUN_STEP, fence="chunk", queued=None)
 # A step is one django-q2 task: it stops after this many events or seconds, well inside the
 # cluster's task timeout, saves where it got to and queues the next step.
 REPLAY_CHUNK_EVENTS = 200
@@ -71,7 +74,7 @@ def replay_run_start(
 
 
 def replay_run_enqueue(run: ReplayRun) -> None:
-    async_task(REPLAY_STEP_TASK, str(run.pk), run.chunk, broker=broker(), hook=None)
+    REPLAY_RUNS.enqueue(str(run.pk), run.chunk)
 
 
 def _run_events(run: ReplayRun) -> QuerySet[Event]:
@@ -84,10 +87,13 @@ def replay_run_step(run_id: str, chunk: int) -> None:
     """Work through one chunk of a replay run, then queue the next. Safe to run twice: a
     redelivered task finds its chunk already claimed and does nothing."""
     started = time.monotonic()
-    claimed = ReplayRun.objects.filter(
-        pk=run_id, chunk=chunk, status__in=[ReplayStatus.QUEUED, ReplayStatus.RUNNING]
-    ).update(chunk=chunk + 1, status=ReplayStatus.RUNNING, heartbeat_at=timezone.now())
-    if claimed != 1:
+    if not REPLAY_RUNS.claim_one(
+        run_id,
+        chunk,
+        where=ReplayRun.objects.filter(status__in=[ReplayStatus.QUEUED, ReplayStatus.RUNNING]),
+        status=ReplayStatus.RUNNING,
+        heartbeat_at=timezone.now(),
+    ):
         return
     run = ReplayRun.objects.get(pk=run_id)
     try:
@@ -123,25 +129,30 @@ def replay_run_step(run_id: str, chunk: int) -> None:
         run.error = f"{type(error).__name__}: {error}"[:2000]
         finished = True
     run.heartbeat_at = timezone.now()
-    run.save(
-        update_fields=[
-            "total",
-            "done",
-            "processed",
-            "failed",
-            "skipped",
-            "would_hold",
-            "result",
-            "cursor_received_at",
-            "cursor_event_id",
-            "status",
-            "finished_at",
-            "heartbeat_at",
-            "error",
-        ]
+    # Fenced: a step resumed meanwhile (replay_run_resume) owns the run now, and this one's
+    # progress is not written over it.
+    saved = REPLAY_RUNS.fenced(run_id, chunk + 1).update(
+        **{name: getattr(run, name) for name in _PROGRESS_FIELDS}
     )
-    if not finished:
+    if saved and not finished:
         replay_run_enqueue(run)
+
+
+_PROGRESS_FIELDS = (
+    "total",
+    "done",
+    "processed",
+    "failed",
+    "skipped",
+    "would_hold",
+    "result",
+    "cursor_received_at",
+    "cursor_event_id",
+    "status",
+    "finished_at",
+    "heartbeat_at",
+    "error",
+)
 
 
 def _preview_into(run: ReplayRun, event_id: str) -> None:

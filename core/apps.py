@@ -10,9 +10,13 @@ class CoreConfig(AppConfig):
     verbose_name = "hookdesk"
 
     def ready(self):
-        from core import tokens
+        from django_q.signals import post_spawn
+
+        from core import clock, tokens
 
         tokens.connect_signals()
+        # Each cluster worker runs a clock that queues retries when they fall due.
+        post_spawn.connect(clock.clock_start, dispatch_uid="hookdesk-clock")
 
 
 class HookdeskAdminConfig(AdminConfig):

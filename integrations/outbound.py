@@ -8,7 +8,6 @@ by the attempt number."""
 
 import logging
 import math
-import random
 import time
 from datetime import datetime, timedelta
 
@@ -16,10 +15,11 @@ import httpx
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
+from core import task_names
 from core.audit import audit_record
 from core.caching import invalidated_cache
+from core.jobs import Backoff, JobTable
 from integrations import crypto_fields
 from integrations.adapters import OutboundEvent, get_adapter
 from integrations.conf import conf
@@ -36,14 +36,14 @@ from integrations.models import (
 from integrations.tls import ssl_context
 from integrations.transport import Answer, Transport, TransportError, retry_after_seconds
 from rules.models import HeldOrder
-from webhooks.processing import broker
 from webhooks.providers import get_scheme
 
 logger = logging.getLogger(__name__)
 
-SEND_TASK = "integrations.tasks.send_delivery"
+# Deliveries are durable jobs (core.jobs): the attempt number fences each claim, and the
+# watchdog marks `queued_at` when it queues one.
+DELIVERIES = JobTable(model=OutboundDelivery, task=task_names.SEND_DELIVERY)
 WATCHDOG_SCHEDULE_NAME = "hookdesk: outbound watchdog"
-_jitter = random.SystemRandom()
 
 
 # --- Configuration read per destination -----------------------------------------------------
@@ -55,6 +55,10 @@ def destination_timeout(destination: Destination) -> float:
 
 def destination_schedule(destination: Destination) -> list[float]:
     return list(destination.retry_schedule or conf()["RETRY_SCHEDULE_SECONDS"])
+
+
+def destination_backoff(destination: Destination) -> Backoff:
+    return Backoff.of(destination_schedule(destination), jitter=conf()["RETRY_JITTER"])
 
 
 def _task_timeout(timeout: float) -> int:
@@ -132,28 +136,21 @@ def on_hold_changed(sender, *, hold: HeldOrder, event_type: str, **kwargs) -> No
 def deliveries_enqueue(items: list[tuple[str, float]]) -> int:
     """Queue (delivery id, connection timeout) pairs. A lost enqueue is logged, not raised:
     the watchdog queues any due delivery left unsent."""
-    queued = 0
-    for delivery_id, timeout in items:
-        try:
-            async_task(
-                SEND_TASK, delivery_id, broker=broker(), hook=None, timeout=_task_timeout(timeout)
-            )
-        except Exception:
-            logger.warning("enqueue of delivery %s failed; the watchdog will queue it",
-                           delivery_id, exc_info=True)  # fmt: skip
-            continue
-        queued += 1
-    return queued
+    return sum(
+        DELIVERIES.enqueue(delivery_id, timeout=_task_timeout(timeout))
+        for delivery_id, timeout in items
+    )
 
 
 # --- Sending --------------------------------------------------------------------------------
 
 
-def _defer(delivery: OutboundDelivery, until: datetime, why: str) -> str:
-    """Postpone without an attempt; the watchdog queues it again when due."""
-    OutboundDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(
+def _defer(delivery: OutboundDelivery, destination: Destination, until: datetime, why: str) -> str:
+    """Postpone without an attempt, and have it queued again at `until`."""
+    if DELIVERIES.fenced(delivery.pk, delivery.attempts).update(
         next_attempt_at=until, queued_at=None
-    )
+    ):
+        _due_at(until, delivery.pk, destination)
     logger.info("delivery %s deferred until %s: %s", delivery.pk, until.isoformat(), why)
     return "deferred"
 
@@ -185,9 +182,11 @@ def _claim(delivery_id: str, now: datetime) -> tuple[OutboundDelivery | None, st
             # A receiver must hear "held" before "released" about the same order.
             until = max(earlier[0] or now, now) + timedelta(seconds=1)
             why = "an earlier decision about this order is not delivered yet"
-            return None, _defer(delivery, until, why)
+            return None, _defer(delivery, destination, until, why)
         if destination.paused_until and destination.paused_until > now:
-            return None, _defer(delivery, destination.paused_until, "destination circuit open")
+            return None, _defer(
+                delivery, destination, destination.paused_until, "destination circuit open"
+            )
         if destination.consecutive_failures:
             busy_until = (
                 OutboundDelivery.objects.filter(destination=destination, claimed_until__gt=now)
@@ -197,16 +196,19 @@ def _claim(delivery_id: str, now: datetime) -> tuple[OutboundDelivery | None, st
             )
             if busy_until is not None:
                 # Failing destination: one probe at a time, not one worker per delivery.
-                return None, _defer(delivery, busy_until, "failing destination is being probed")
+                return None, _defer(
+                    delivery, destination, busy_until, "failing destination is being probed"
+                )
         timeout = destination_timeout(destination)
-        claimed = (
-            OutboundDelivery.objects.filter(
-                pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
-            )
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(claimed_until=now + _claim_lease(timeout), attempts=F("attempts") + 1)
+        unclaimed = OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
         )
-        if claimed != 1:
+        if not DELIVERIES.claim_one(
+            delivery.pk,
+            delivery.attempts,
+            where=unclaimed,
+            claimed_until=now + _claim_lease(timeout),
+        ):
             return None, "claimed"
     delivery.attempts += 1
     delivery.destination = destination
@@ -298,15 +300,19 @@ def delivery_send(*, delivery_id: str) -> str:
     )
 
 
+def _due_at(when: datetime, delivery_id: str, destination: Destination) -> None:
+    DELIVERIES.due_at(when, delivery_id, timeout=_task_timeout(destination_timeout(destination)))
+
+
 def _retry_delay(delivery: OutboundDelivery, destination: Destination, answer, now) -> float:
-    settings = conf()
     if answer is not None and answer.status_code == 429:
         asked = retry_after_seconds(answer.headers.get("retry-after"), now=time.time())
         if asked is not None:
-            return min(asked, settings["RETRY_AFTER_MAX_SECONDS"])
-    schedule = destination_schedule(destination)
-    base = float(schedule[min(delivery.attempts, len(schedule)) - 1])
-    return base * (1 + _jitter.uniform(0, settings["RETRY_JITTER"]))
+            return min(asked, conf()["RETRY_AFTER_MAX_SECONDS"])
+    # A delivery keeps the attempts it was created with: past a schedule shortened since,
+    # it waits the schedule's last delay.
+    backoff = destination_backoff(destination)
+    return backoff.delay(min(delivery.attempts, len(backoff.delays)))
 
 
 def _record(
@@ -366,6 +372,7 @@ def _record(
             outcome = "retry"
             delay = _retry_delay(current, destination, answer, now)
             changes |= {"next_attempt_at": now + timedelta(seconds=delay), "queued_at": None}
+            _due_at(changes["next_attempt_at"], current.pk, destination)
         OutboundDelivery.objects.filter(pk=current.pk).update(**changes)
         _destination_health(destination, result=result, error=error, now=now)
     log = logger.info if outcome == "succeeded" else logger.warning
@@ -413,26 +420,21 @@ def deliveries_requeue_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     settings = conf()
     quiet = now - timedelta(seconds=settings["REQUEUE_AFTER_SECONDS"])
-    with transaction.atomic():
-        # skip_locked: two watchdogs running at once split the work instead of both queueing it.
-        due = list(
-            OutboundDelivery.objects.filter(
-                status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=now,
-                destination__active=True,
-            )
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=quiet))
-            .order_by("next_attempt_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", "destination__connection_timeout")[: settings["WATCHDOG_BATCH"]]
+    due = (
+        OutboundDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now, destination__active=True
         )
-        OutboundDelivery.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
-    if due:
-        logger.info("outbound watchdog: queueing %d due deliveries", len(due))
-        transaction.on_commit(
-            lambda: deliveries_enqueue(
-                [(pk, duration_parse(timeout).total_seconds()) for pk, timeout in due]
-            )
-        )
-    return len(due)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=quiet))
+    )
+    queued = DELIVERIES.requeue_due(
+        due,
+        now=now,
+        limit=settings["WATCHDOG_BATCH"],
+        order_by=("next_attempt_at",),
+        values=("destination__connection_timeout",),
+        enqueue=lambda row: deliveries_enqueue([(row[0], duration_parse(row[1]).total_seconds())]),
+    )
+    if queued:
+        logger.info("outbound watchdog: queued %d due deliveries", queued)
+    return queued

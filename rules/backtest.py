@@ -14,13 +14,13 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django_q.tasks import async_task
 
+from core import task_names
+from core.jobs import JobTable
 from rules.evaluation import Match, compiled, reasons_for, signals_needed
 from rules.models import BacktestRun, BacktestStatus, Block, BlockAction, Order
 from rules.risk_signals import SignalInputs, ofac_regions, signals_compute, signals_for_json
 from webhooks.models import Event, EventStatus
-from webhooks.processing import broker
 from webhooks.providers import OrderView
 
 logger = logging.getLogger(__name__)
@@ -225,7 +225,11 @@ def block_backtest(
 
 # --- Backtest runs: in the background, in chunks -------------------------------------------------
 
-BACKTEST_STEP_TASK = "rules.backtest.backtest_run_step"
+# A run is a durable job (core.jobs) whose fencing token is its chunk number: a step claims
+# chunk n by moving it to n + 1, and saves its work only over a run still at n + 1.
+BACKTEST_RUNS = JobTable(
+    model=BacktestRun, task=task_names.BACKTEST_RUN_STEP, fence="chunk", queued=None
+)
 # A step is one django-q2 task: it stops after this many events or seconds, well inside the
 # cluster's task timeout, saves where it got to and queues the next step. Between steps the
 # progress page moves and a cancel takes effect.
@@ -273,7 +277,7 @@ def backtest_run_start(
 
 
 def backtest_run_enqueue(run: BacktestRun) -> None:
-    async_task(BACKTEST_STEP_TASK, str(run.pk), run.chunk, broker=broker(), hook=None)
+    BACKTEST_RUNS.enqueue(str(run.pk), run.chunk)
 
 
 _LIVE = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
@@ -288,10 +292,13 @@ def backtest_run_step(
     started = time.monotonic()
     # The claim: of two workers handed the same chunk (a redelivered task, or an API request
     # working its own run while the cluster has it too), the one whose update matched works it.
-    claimed = BacktestRun.objects.filter(pk=run_id, chunk=chunk, status__in=_LIVE).update(
-        chunk=chunk + 1, status=BacktestStatus.RUNNING, updated_at=timezone.now()
-    )
-    if claimed != 1:
+    if not BACKTEST_RUNS.claim_one(
+        run_id,
+        chunk,
+        where=BacktestRun.objects.filter(status__in=_LIVE),
+        status=BacktestStatus.RUNNING,
+        updated_at=timezone.now(),
+    ):
         return False
     run = BacktestRun.objects.select_related("block").get(pk=run_id)
     try:
@@ -312,19 +319,21 @@ def backtest_run_step(
         run.error = f"{type(error).__name__}: {error}"[:2000]
     # A cancel that landed while this chunk ran wins: the chunk is saved only over a run that
     # is still running, so a cancelled run stays cancelled and is not queued again.
-    saved = BacktestRun.objects.filter(
-        pk=run_id, chunk=chunk + 1, status=BacktestStatus.RUNNING
-    ).update(
-        total=run.total,
-        done=run.done,
-        result=run.result,
-        state=run.state,
-        cursor_received_at=run.cursor_received_at,
-        cursor_event_id=run.cursor_event_id,
-        status=run.status,
-        finished_at=run.finished_at,
-        error=run.error,
-        updated_at=timezone.now(),
+    saved = (
+        BACKTEST_RUNS.fenced(run_id, chunk + 1)
+        .filter(status=BacktestStatus.RUNNING)
+        .update(
+            total=run.total,
+            done=run.done,
+            result=run.result,
+            state=run.state,
+            cursor_received_at=run.cursor_received_at,
+            cursor_event_id=run.cursor_event_id,
+            status=run.status,
+            finished_at=run.finished_at,
+            error=run.error,
+            updated_at=timezone.now(),
+        )
     )
     if saved and run.status == BacktestStatus.RUNNING and requeue:
         backtest_run_enqueue(run)

@@ -11,9 +11,9 @@ import time
 from collections import Counter
 
 from django.contrib.auth import get_user_model
-from django_q.tasks import async_task
 
-from core.queue import broker
+from core import task_names
+from core.queue import task_enqueue
 from rules.models import HeldOrder
 from rules.services import (
     HoldConflict,
@@ -25,7 +25,6 @@ from rules.services import (
 
 logger = logging.getLogger(__name__)
 
-BULK_DECIDE_TASK = "rules.bulk.holds_decide_task"
 BULK_CHUNK = 50
 # Past this many holds a bulk decision is refused: a filter that wide wants a second look.
 MAX_BULK_HOLDS = 10_000
@@ -93,5 +92,10 @@ def bulk_decide(
     rest = hold_ids[position:]
     for start in range(0, len(rest), BULK_CHUNK):
         chunk = rest[start : start + BULK_CHUNK]
-        async_task(BULK_DECIDE_TASK, chunk, actor.pk, decision, reason, broker=broker(), hook=None)
+        if not task_enqueue(task_names.HOLDS_DECIDE, chunk, actor.pk, decision, reason):
+            # Nothing sweeps bulk decisions up later: say so rather than drop them.
+            raise RuleError(
+                f"the task queue is unreachable: {position + start:,} of {len(hold_ids):,}"
+                " holds were decided or queued; decide the rest again"
+            )
     return outcomes, len(rest)

@@ -2,8 +2,11 @@
 code under test (tests/signing.py)."""
 
 import pytest
+import redis
 from hypothesis import HealthCheck, settings
 
+from core import queue as core_queue
+from tests.support.queue import TEST_REDIS_URL, LoopbackRedisBroker
 from webhooks.services import endpoint_create
 
 settings.register_profile(
@@ -68,15 +71,28 @@ def wide_live_server(transactional_db):
 
 
 @pytest.fixture
+def redis_queue(monkeypatch):
+    """Tasks are queued on a Redis broker (the tests' own database, emptied), and our marks
+    (wake-ups, due times) go to the same Redis, as in production."""
+    queue = LoopbackRedisBroker()
+    queue.connection.flushdb()
+    store = redis.from_url(TEST_REDIS_URL)
+    monkeypatch.setattr(core_queue, "broker", lambda: queue)
+    monkeypatch.setattr(core_queue, "redis_store", lambda: store)
+    yield queue
+    queue.connection.flushdb()
+
+
+@pytest.fixture
 def qcluster(transactional_db, tmp_path):
     """Start a real django-q2 cluster on the test database: qcluster() -> Cluster,
-    qcluster(redis_url=...) for one on a Redis broker."""
+    qcluster(redis_url=...) for one on a Redis broker, env={...} for settings of its own."""
     from tests.support.cluster import Cluster
 
     started = []
 
-    def start(*, redis_url: str | None = None):
-        cluster = Cluster(tmp_path / "qcluster.log", redis_url=redis_url)
+    def start(*, redis_url: str | None = None, env: dict[str, str] | None = None):
+        cluster = Cluster(tmp_path / "qcluster.log", redis_url=redis_url, env=env)
         started.append(cluster)
         return cluster
 

@@ -11,23 +11,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Subquery
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_q.brokers.redis_broker import Redis as RedisBroker
-from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
-from core import plain_sql
+from core import plain_sql, queue, task_names
 from core.caching import cache_generations_once
-from core.queue import broker
+from core.jobs import Backoff, JobTable
 from webhooks.models import AttemptOutcome, EndpointState, Event, EventStatus, ProcessingAttempt
 from webhooks.providers import OrderView, get_scheme
 
 logger = logging.getLogger(__name__)
 
-PROCESS_TASK = "webhooks.tasks.process_event"
-WAKE_TASK = "webhooks.tasks.process_endpoint"
+# Events are durable jobs (core.jobs): the attempt number fences each claim, and the sweep
+# marks `requeued_at` when it queues one.
+EVENTS = JobTable(model=Event, task=task_names.PROCESS_EVENT, queued="requeued_at")
 # How long a queued wake-up stands for its endpoint's new events. Past it, a new event queues
 # another wake-up: a wake-up the broker lost (Redis keeps no acknowledgement) delays an
 # endpoint's events by at most this long while deliveries keep coming, and the sweep covers
@@ -58,32 +57,21 @@ def event_enqueue(event_id: str, *, trigger: str, endpoint_id: int | None = None
     wake-ups of their endpoint (endpoint_wake); otherwise the event gets a task of its own."""
     if endpoint_id is not None and wake_store() is not None:
         return endpoint_wake(endpoint_id)
-    return _enqueue(PROCESS_TASK, event_id, trigger)
+    return EVENTS.enqueue(event_id, trigger)
 
 
 def events_enqueue(event_ids, *, trigger: str) -> int:
     return sum(event_enqueue(event_id, trigger=trigger) for event_id in event_ids)
 
 
-def _enqueue(task: str, *args) -> bool:
-    try:
-        async_task(task, *args, broker=broker(), hook=None)
-    except Exception:
-        logger.warning("enqueue of %s%r failed; the sweep will pick it up", task, args,
-                       exc_info=True)  # fmt: skip
-        return False
-    return True
-
-
 def wake_store():
-    """Where queued wake-ups are marked: the Redis broker's own connection, or None when the
-    broker is not Redis (each event then gets a task of its own)."""
-    queue = broker()
-    return queue.connection if isinstance(queue, RedisBroker) else None
+    """Where queued wake-ups are marked: the broker's Redis, or None with the database broker
+    (each event then gets a task of its own)."""
+    return queue.redis_store()
 
 
 def _wake_key(endpoint_id: int) -> str:
-    return f"{broker().list_key}:wake:{endpoint_id}"
+    return queue.store_key("wake", endpoint_id)
 
 
 def endpoint_wake(endpoint_id: int) -> bool:
@@ -100,7 +88,7 @@ def endpoint_wake(endpoint_id: int) -> bool:
     except RedisError:
         logger.warning("wake-up mark for endpoint %s failed; queueing anyway", endpoint_id,
                        exc_info=True)  # fmt: skip
-    if _enqueue(WAKE_TASK, endpoint_id):
+    if queue.task_enqueue(task_names.PROCESS_ENDPOINT, endpoint_id):
         return True
     _wake_clear(endpoint_id)  # nothing is queued: let the next event try again
     return False
@@ -173,8 +161,10 @@ def _claim_of_endpoint(endpoint_id: int, now, *, limit: int) -> list[Event]:
 
 def _take(ids: list[str], now) -> None:
     if ids:
-        Event.objects.filter(_due(now), pk__in=ids).update(
-            status=EventStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+        EVENTS.claim(
+            Event.objects.filter(_due(now), pk__in=ids),
+            status=EventStatus.PROCESSING,
+            claimed_at=now,
         )
 
 
@@ -373,9 +363,11 @@ def _finish(event: Event, started, trigger: str, *, order_view: OrderView) -> No
     now = timezone.now()
     # Fenced by the attempt number: if the sweep re-queued this event and another run
     # claimed it meanwhile, this update matches nothing and the transaction is rolled back.
-    updated = Event.objects.filter(
-        pk=event.pk, status=EventStatus.PROCESSING, attempts=event.attempts
-    ).update(**_processed_fields(order_view, now))
+    updated = (
+        EVENTS.fenced(event.pk, event.attempts)
+        .filter(status=EventStatus.PROCESSING)
+        .update(**_processed_fields(order_view, now))
+    )
     if updated != 1:
         raise ClaimLost(event.pk)
     _succeeded(event, started, now, trigger).save(force_insert=True)
@@ -402,23 +394,26 @@ def error_field(text: str) -> str | None:
 def _fail(event: Event, started, trigger: str, error: Exception) -> str | None:
     now = timezone.now()
     message = error_text(error)
-    backoff = settings.HOOKDESK["PROCESSING_BACKOFF_SECONDS"]
-    if event.attempts <= len(backoff):
-        status = EventStatus.FAILED
-        next_attempt_at = now + timedelta(seconds=backoff[event.attempts - 1])
-    else:
+    delay = processing_backoff().delay(event.attempts)
+    if delay is None:
         status, next_attempt_at = EventStatus.DEAD, None
+    else:
+        status, next_attempt_at = EventStatus.FAILED, now + timedelta(seconds=delay)
     with transaction.atomic():
-        updated = Event.objects.filter(
-            pk=event.pk, status=EventStatus.PROCESSING, attempts=event.attempts
-        ).update(
-            status=status,
-            last_error=message,
-            claimed_at=None,
-            next_attempt_at=next_attempt_at,
+        updated = (
+            EVENTS.fenced(event.pk, event.attempts)
+            .filter(status=EventStatus.PROCESSING)
+            .update(
+                status=status,
+                last_error=message,
+                claimed_at=None,
+                next_attempt_at=next_attempt_at,
+            )
         )
         if updated != 1:
             return None
+        if next_attempt_at is not None:
+            EVENTS.due_at(next_attempt_at, event.pk, "retry")
         ProcessingAttempt.objects.create(
             event=event,
             number=event.attempts,
@@ -431,12 +426,17 @@ def _fail(event: Event, started, trigger: str, error: Exception) -> str | None:
     return status
 
 
+def processing_backoff() -> Backoff:
+    """The wait before each retry of a failed processing attempt; then the event is dead."""
+    return Backoff.of(settings.HOOKDESK["PROCESSING_BACKOFF_SECONDS"])
+
+
 def events_sweep(*, now=None) -> dict[str, int]:
     """Recover what the queue lost: stale claims of dead workers, retries that are due,
     and events stored but never queued. Safe to run anywhere, any number of times."""
     now = now or timezone.now()
     conf = settings.HOOKDESK
-    max_attempts = len(conf["PROCESSING_BACKOFF_SECONDS"]) + 1
+    max_attempts = processing_backoff().max_attempts
     stale = now - timedelta(seconds=conf["STALE_CLAIM_SECONDS"])
     claimed_by_dead = Event.objects.filter(status=EventStatus.PROCESSING, claimed_at__lt=stale)
     dead = claimed_by_dead.filter(attempts__gte=max_attempts).update(
@@ -473,13 +473,10 @@ def events_sweep(*, now=None) -> dict[str, int]:
 
 
 def _requeue(queryset, *, now, trigger: str) -> int:
-    with transaction.atomic():
-        # skip_locked: two clusters sweeping at once split the work instead of both
-        # queueing the same events.
-        ids = list(
-            queryset.order_by("received_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[: settings.HOOKDESK["SWEEP_BATCH"]]
-        )
-        Event.objects.filter(pk__in=ids).update(requeued_at=now)
-    return events_enqueue(ids, trigger=trigger)
+    return EVENTS.requeue_due(
+        queryset,
+        now=now,
+        limit=settings.HOOKDESK["SWEEP_BATCH"],
+        order_by=("received_at",),
+        enqueue=lambda row: event_enqueue(row[0], trigger=trigger),
+    )

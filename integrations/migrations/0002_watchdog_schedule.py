@@ -2,6 +2,7 @@
 
 from django.db import migrations
 
+from core import task_names
 from core.migration_operations import schedule_install
 
 SCHEDULE_NAME = "hookdesk: outbound watchdog"  # also integrations.outbound.WATCHDOG_SCHEDULE_NAME
@@ -13,4 +14,4 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [schedule_install(name=SCHEDULE_NAME, func="integrations.tasks.watchdog", minutes=1)]
+    operations = [schedule_install(name=SCHEDULE_NAME, func=task_names.OUTBOUND_WATCHDOG, minutes=1)]

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django_q.models import OrmQ
 
+from core import task_names
 from core.models import AuditEntry
 from rules import bulk
 from rules.models import HeldOrder, HoldStatus
@@ -40,7 +41,7 @@ def _queued_chunks() -> list[list]:
     return [
         row.task["args"]
         for row in OrmQ.objects.order_by("id")
-        if row.task["func"] == bulk.BULK_DECIDE_TASK
+        if row.task["func"] == task_names.HOLDS_DECIDE
     ]
 
 

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Cluster:
-    def __init__(self, log_path: Path, *, redis_url: str | None = None):
+    def __init__(
+        self, log_path: Path, *, redis_url: str | None = None, env: dict[str, str] | None = None
+    ):
+        extra_env = env
         env = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
@@ -26,6 +29,7 @@ class Cluster:
         env.pop("REDIS_URL", None)
         if redis_url:
             env["REDIS_URL"] = redis_url
+        env |= extra_env or {}
         self.log = open(log_path, "wb")  # noqa: SIM115  closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.support.queue import LoopbackRedisBroker
 from webhooks import processing
 
 
@@ -16,13 +15,3 @@ def consumers(settings):
 
     yield plug
     processing.event_consumers.cache_clear()
-
-
-@pytest.fixture
-def redis_queue(monkeypatch):
-    """Processing enqueues on a Redis broker (the tests' own, emptied), as in production."""
-    queue = LoopbackRedisBroker()
-    queue.connection.flushdb()
-    monkeypatch.setattr(processing, "broker", lambda: queue)
-    yield queue
-    queue.connection.flushdb()

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core import queue
 from tests.signing import as_meta, autranex_headers
 from tests.support.queue import queued_event_ids
-from webhooks import processing
 from webhooks.models import AttemptOutcome, Event, EventStatus
 from webhooks.processing import event_process, events_sweep
 from webhooks.services import endpoint_set_state
@@ -141,7 +141,7 @@ def test_it_stores_but_does_not_process_while_the_endpoint_is_paused(stored_even
 @pytest.mark.django_db
 def test_it_sweeps_events_that_were_stored_but_never_queued(stored_event):
     event = stored_event()
-    processing.broker().purge_queue()
+    queue.broker().purge_queue()
     assert queued_event_ids() == []
 
     # Too recent to call lost: its task may still be on its way.
@@ -160,7 +160,7 @@ def test_it_requeues_retries_when_they_fall_due(stored_event, consumers):
     consumers("tests.support.consumers.failing")
     event = stored_event()
     event_process(event_id=event.pk)
-    processing.broker().purge_queue()
+    queue.broker().purge_queue()
 
     assert events_sweep()["retries"] == 0
     _make_due(event)
@@ -175,7 +175,7 @@ def test_it_recovers_events_claimed_by_a_worker_that_died(stored_event):
     Event.objects.filter(pk=event.pk).update(
         status=EventStatus.PROCESSING, attempts=1, claimed_at=long_ago
     )
-    processing.broker().purge_queue()
+    queue.broker().purge_queue()
 
     figures = events_sweep()
 

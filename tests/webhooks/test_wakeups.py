@@ -3,13 +3,14 @@ not one task per event, and no stored event is left without a run that will take
 
 import pytest
 
+from core.task_names import PROCESS_ENDPOINT as WAKE_TASK
 from tests.postgres import requires_postgres
 from tests.support.cluster import wait_for
 from tests.support.events import deliver as deliver_event
 from tests.support.events import procureiq
 from tests.support.queue import TEST_REDIS_URL, redis_queued_tasks
 from webhooks.models import Event, EventStatus
-from webhooks.processing import WAKE_TASK, endpoint_drain, endpoint_wake
+from webhooks.processing import endpoint_drain, endpoint_wake
 from webhooks.services import endpoint_set_state
 
 

@@ -1,0 +1,29 @@
+"""Every task hookdesk queues or schedules, by the dotted path django-q2 imports it from.
+
+This is the one place a task is named. Code that queues a task and migrations that install a
+schedule refer to these constants; a test imports every one of them, so a task renamed or moved
+without its name fails the suite instead of failing in a worker long after it was queued. The
+values are strings, not imports: the kernel names the tasks of the apps above it without
+importing them."""
+
+# webhooks: processing
+PROCESS_EVENT = "webhooks.tasks.process_event"
+PROCESS_ENDPOINT = "webhooks.tasks.process_endpoint"
+SWEEP_EVENTS = "webhooks.tasks.sweep_events"
+
+# rules: background backtests and bulk decisions
+BACKTEST_RUN_STEP = "rules.backtest.backtest_run_step"
+HOLDS_DECIDE = "rules.bulk.holds_decide_task"
+
+# integrations: outbound delivery
+SEND_DELIVERY = "integrations.tasks.send_delivery"
+OUTBOUND_WATCHDOG = "integrations.tasks.watchdog"
+
+# console: replay runs and alerts
+REPLAY_RUN_STEP = "console.replay.replay_run_step"
+EVALUATE_ALERTS = "console.alerts.alerts_evaluate_task"
+
+
+def task_names() -> dict[str, str]:
+    """Every constant above, by its name."""
+    return {name: value for name, value in globals().items() if name.isupper()}
