@@ -1,6 +1,8 @@
 """A retry runs when it is due, to the second, on a real cluster with the Redis broker: the
 schedule an operator configures is the schedule that runs, not the watchdog's minute."""
 
+import itertools
+
 import pytest
 
 from integrations.conf import conf
@@ -42,9 +44,9 @@ def test_outbound_retries_follow_a_one_and_two_second_schedule_to_dead(
     assert [a.result for a in attempts] == [AttemptResult.HTTP_ERROR] * 3
     assert len(sink.received) == 3
     first = attempts[0].started_at
-    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(attempts, attempts[1:])]
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in itertools.pairwise(attempts)]
     jitter = 1 + conf()["RETRY_JITTER"]
-    for gap, delay in zip(gaps, [1, 2]):
+    for gap, delay in zip(gaps, [1, 2], strict=True):
         assert delay <= gap <= delay * jitter + WITHIN, gaps
     assert (attempts[-1].started_at - first).total_seconds() < 5
     assert (delivery.dead_at - first).total_seconds() < 10

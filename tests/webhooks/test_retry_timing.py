@@ -1,6 +1,8 @@
 """Inbound processing retries run on their schedule, to the second, on a real cluster with the
 Redis broker (the schedule shortened to 1 s and 2 s for the test), not at the sweep's minute."""
 
+import itertools
+
 import pytest
 
 from tests.postgres import requires_postgres
@@ -34,6 +36,6 @@ def test_a_failing_event_is_retried_after_one_then_two_seconds_then_dead(
     attempts = list(event.processing_attempts.order_by("number"))
     assert [a.outcome for a in attempts] == [AttemptOutcome.FAILED] * 3
     starts = [a.started_at for a in attempts]
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
-    for gap, delay in zip(gaps, [1, 2]):
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+    for gap, delay in zip(gaps, [1, 2], strict=True):
         assert delay <= gap <= delay + WITHIN, gaps
