@@ -1,5 +1,7 @@
 """What sits on the django-q2 queues."""
 
+import os
+
 import redis
 from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.models import OrmQ
@@ -15,8 +17,9 @@ def queued_event_ids() -> list[tuple[str, str]]:
     ]
 
 
-# The tests' own Redis database (the chaos test and the benchmarks use others).
-TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+# The tests' own Redis database (the chaos test and the benchmarks use others); two suites run
+# at once need one each.
+TEST_REDIS_URL = os.environ.get("HOOKDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 class LoopbackRedisBroker(RedisBroker):
