@@ -33,6 +33,7 @@ from integrations.models import (
     OutboundAttempt,
     OutboundDelivery,
 )
+from integrations.signals import delivery_dead, destination_disabled
 from integrations.tls import ssl_context
 from integrations.transport import Answer, Transport, TransportError, retry_after_seconds
 from rules.models import HeldOrder
@@ -368,6 +369,9 @@ def _record(
         elif permanent or attempt >= current.max_attempts:
             outcome = "dead"
             changes |= {"status": DeliveryStatus.DEAD, "dead_at": now, "next_attempt_at": None}
+            transaction.on_commit(
+                lambda: delivery_dead.send_robust(sender=OutboundDelivery, delivery=current)
+            )
         else:
             outcome = "retry"
             delay = _retry_delay(current, destination, answer, now)
@@ -408,6 +412,11 @@ def _destination_health(destination: Destination, *, result: str, error: str, no
     Destination.objects.filter(pk=destination.pk).update(**changes)
     if "active" in changes:
         destinations_cache_clear()
+        transaction.on_commit(
+            lambda: destination_disabled.send_robust(
+                sender=Destination, destination=destination, reason=changes["disabled_reason"]
+            )
+        )
 
 
 # --- Watchdog -------------------------------------------------------------------------------
