@@ -68,6 +68,9 @@ _MODEL_FIELDS = (
     "active",
     "status_mapping",
     "body_template",
+    "rate_limit",
+    "max_in_flight",
+    "disable_after_seconds",
 )
 
 
@@ -240,6 +243,7 @@ class DestinationAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Limits", {"fields": ("rate_limit", "max_in_flight", "disable_after_seconds")}),
         (
             "TLS",
             {

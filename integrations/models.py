@@ -1,6 +1,7 @@
 """Downstream destinations, the outbound deliveries owed to them and every attempt to send one."""
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,6 +11,7 @@ from core.ids import ulid
 from webhooks.providers import provider_choices
 
 OUTBOUND_EVENT_TYPES = ("order.held", "order.released", "order.rejected")
+DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86400
 
 
 def new_destination_id() -> str:
@@ -89,6 +91,25 @@ class Destination(models.Model):
     )
     body_template = models.TextField(
         blank=True, help_text="Custom ERP: JSON body with ${placeholders} for whole values."
+    )
+    # Limits that protect a fragile receiver; they hold across every worker and cluster.
+    rate_limit = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01)],
+        help_text="At most this many deliveries per second (empty: no limit).",
+    )
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="At most this many deliveries in flight at once (empty: no limit).",
+    )
+    disable_after_seconds = models.PositiveIntegerField(
+        default=DEFAULT_DISABLE_AFTER_SECONDS,
+        validators=[MinValueValidator(1)],
+        help_text="Switched off, with an alert, after failing without a single success for "
+        "this long (default 5 days). Its pending deliveries wait for it to be enabled again.",
     )
 
     tls_trust_all = models.BooleanField(

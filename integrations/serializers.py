@@ -26,6 +26,9 @@ class DestinationInputSerializer(serializers.Serializer):
     body_template = serializers.CharField(required=False, allow_blank=True)
     scope = serializers.CharField(required=False)
     active = serializers.BooleanField(required=False)
+    rate_limit = serializers.FloatField(required=False, allow_null=True)
+    max_in_flight = serializers.IntegerField(required=False, allow_null=True)
+    disable_after_seconds = serializers.IntegerField(required=False, allow_null=True)
     tls = serializers.DictField(required=False)
     secret = serializers.CharField(
         required=False,
@@ -67,6 +70,9 @@ class DestinationSerializer(serializers.ModelSerializer):
             "body_template",
             "scope",
             "active",
+            "rate_limit",
+            "max_in_flight",
+            "disable_after_seconds",
             "disabled_reason",
             "tls",
             "created_at",

@@ -17,6 +17,7 @@ from integrations.conf import conf
 from integrations.crypto_fields import encrypt_or_empty
 from integrations.durations import DurationError, duration_parse
 from integrations.models import (
+    DEFAULT_DISABLE_AFTER_SECONDS,
     OUTBOUND_EVENT_TYPES,
     AuditAction,
     DeliveryStatus,
@@ -43,6 +44,9 @@ FIELDS = (
     "body_template",
     "scope",
     "active",
+    "rate_limit",
+    "max_in_flight",
+    "disable_after_seconds",
 )
 TLS_FIELDS = ("verify", "trust_all", "ca_bundle", "client_cert", "client_key",
               "client_key_password")  # fmt: skip
@@ -156,7 +160,33 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         clean["body_template"] = str(clean["body_template"] or "")
     if "active" in clean and not isinstance(clean["active"], bool):
         raise DestinationError("active is true or false", field="active")
+    for name, low, kind in LIMITS:
+        if name in clean:
+            clean[name] = _limit_validate(name, clean[name], low=low, kind=kind)
+    if clean.get("disable_after_seconds", UNSET) is None:
+        clean["disable_after_seconds"] = DEFAULT_DISABLE_AFTER_SECONDS
     return clean
+
+
+# (field, smallest value, type): empty (None) means no limit, except for disable_after_seconds,
+# where it means the default.
+LIMITS = (
+    ("rate_limit", 0.01, float),
+    ("max_in_flight", 1, int),
+    ("disable_after_seconds", 1, int),
+)
+
+
+def _limit_validate(name: str, value: Any, *, low: float, kind: type) -> float | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DestinationError(f"{name} is a number", field=name)
+    if kind is int and not float(value).is_integer():
+        raise DestinationError(f"{name} is a whole number", field=name)
+    if value < low or value > 10**9:
+        raise DestinationError(f"{name} is at least {low:g}", field=name)
+    return kind(value)
 
 
 def _adapter_check(destination: Destination) -> None:
