@@ -107,6 +107,7 @@ class Destination(models.Model):
     )
     disable_after_seconds = models.PositiveIntegerField(
         default=DEFAULT_DISABLE_AFTER_SECONDS,
+        blank=True,  # empty in a form: the default
         validators=[MinValueValidator(1)],
         help_text="Switched off, with an alert, after failing without a single success for "
         "this long (default 5 days). Its pending deliveries wait for it to be enabled again.",
