@@ -16,6 +16,7 @@ is never the job itself, only a reminder that a row wants work:
   or a lost clock mark left behind, not the clock.
 """
 
+import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from datetime import datetime
 
 from django.db import models, transaction
 from django.db.models import F, QuerySet
+from redis.exceptions import RedisError
 
 from core import clock, queue
 
+logger = logging.getLogger(__name__)
 _jitter = random.SystemRandom()
 
 
@@ -130,3 +133,46 @@ class JobTable:
                 )
         enqueue = enqueue or (lambda row: self.enqueue(row[0]))
         return sum(bool(enqueue(row)) for row in rows)
+
+
+@dataclass(frozen=True)
+class WakeUps:
+    """Coalesced wake-ups: at most one queued, not yet started run of `task` per owner (an
+    endpoint, a destination), however many jobs of that owner arrive meanwhile.
+
+    A wake-up marks its owner in Redis (`SET NX`, `seconds`) and queues the run only if the mark
+    was not there. The run clears the mark before it looks for work, so a job stored after
+    that queues a new run, and no job can fall between the two. The mark expires: a run the
+    broker lost delays its owner's jobs by at most `seconds` while jobs keep coming, and the
+    sweep covers the rest. Without Redis, every wake-up queues a run."""
+
+    name: str
+    task: str
+    seconds: int = 5
+
+    def _key(self, owner) -> str:
+        return queue.store_key(self.name, owner)
+
+    def wake(self, owner) -> bool:
+        """Make sure a run for `owner` is queued; False when the broker refused it."""
+        store = queue.redis_store()
+        if store is not None:
+            try:
+                if not store.set(self._key(owner), "1", nx=True, ex=self.seconds):
+                    return True
+            except RedisError:
+                logger.warning("%s mark of %s failed; queueing anyway", self.name, owner,
+                               exc_info=True)  # fmt: skip
+        if queue.task_enqueue(self.task, owner):
+            return True
+        self.clear(owner)  # nothing is queued: let the next job try again
+        return False
+
+    def clear(self, owner) -> None:
+        """Remove the owner's mark, as a run starts (failing that, it expires by itself)."""
+        store = queue.redis_store()
+        if store is not None:
+            try:
+                store.delete(self._key(owner))
+            except RedisError:
+                logger.warning("could not clear the %s mark of %s", self.name, owner)

@@ -14,11 +14,10 @@ from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from redis.exceptions import RedisError
 
 from core import plain_sql, queue, task_names
 from core.caching import cache_generations_once
-from core.jobs import Backoff, JobTable
+from core.jobs import Backoff, JobTable, WakeUps
 from webhooks.models import AttemptOutcome, EndpointState, Event, EventStatus, ProcessingAttempt
 from webhooks.providers import OrderView, get_scheme
 
@@ -27,11 +26,9 @@ logger = logging.getLogger(__name__)
 # Events are durable jobs (core.jobs): the attempt number fences each claim, and the sweep
 # marks `requeued_at` when it queues one.
 EVENTS = JobTable(model=Event, task=task_names.PROCESS_EVENT, queued="requeued_at")
-# How long a queued wake-up stands for its endpoint's new events. Past it, a new event queues
-# another wake-up: a wake-up the broker lost (Redis keeps no acknowledgement) delays an
-# endpoint's events by at most this long while deliveries keep coming, and the sweep covers
-# the rest.
+# How long a queued wake-up stands for its endpoint's new events (core.jobs.WakeUps).
 WAKE_SECONDS = 5
+ENDPOINT_WAKEUPS = WakeUps(name="wake", task=task_names.PROCESS_ENDPOINT, seconds=WAKE_SECONDS)
 SWEEP_SCHEDULE_NAME = "hookdesk: sweep events"
 MAX_ERROR_LENGTH = 2000
 
@@ -70,38 +67,13 @@ def wake_store():
     return queue.redis_store()
 
 
-def _wake_key(endpoint_id: int) -> str:
-    return queue.store_key("wake", endpoint_id)
-
-
 def endpoint_wake(endpoint_id: int) -> bool:
     """Queue a run over the endpoint's pending events, unless one is queued and has not
     started yet: a run looks for pending events when it starts, so it will find the new ones.
 
     Under a backlog one queued task then stands for many events, and the queue stops costing a
-    task per event. The mark is set after the event committed and cleared by the run before it
-    claims, so no event can fall between the two."""
-    key = _wake_key(endpoint_id)
-    try:
-        if not wake_store().set(key, "1", nx=True, ex=WAKE_SECONDS):
-            return True
-    except RedisError:
-        logger.warning("wake-up mark for endpoint %s failed; queueing anyway", endpoint_id,
-                       exc_info=True)  # fmt: skip
-    if queue.task_enqueue(task_names.PROCESS_ENDPOINT, endpoint_id):
-        return True
-    _wake_clear(endpoint_id)  # nothing is queued: let the next event try again
-    return False
-
-
-def _wake_clear(endpoint_id: int) -> None:
-    """Remove the endpoint's mark (failing that, it expires within WAKE_SECONDS)."""
-    store = wake_store()
-    if store is not None:
-        try:
-            store.delete(_wake_key(endpoint_id))
-        except RedisError:
-            logger.warning("could not clear the wake-up mark of endpoint %s", endpoint_id)
+    task per event."""
+    return ENDPOINT_WAKEUPS.wake(endpoint_id)
 
 
 _ACTIVE = Q(endpoint__state=EndpointState.ACTIVE)
@@ -228,7 +200,9 @@ def endpoint_drain(*, endpoint_id: int, batch: int | None = None) -> int:
     When it takes a full batch there may be more waiting, so it wakes the endpoint again
     before it starts: another worker takes the next batch meanwhile."""
     batch = batch or settings.HOOKDESK["PROCESSING_BATCH"]
-    _wake_clear(endpoint_id)  # before the claim: an event stored after it wakes a new run
+    ENDPOINT_WAKEUPS.clear(
+        endpoint_id
+    )  # before the claim: an event stored after it wakes a new run
     events = _claim_of_endpoint(endpoint_id, timezone.now(), limit=batch)
     if len(events) == batch:
         endpoint_wake(endpoint_id)
