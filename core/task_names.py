@@ -17,11 +17,14 @@ HOLDS_DECIDE = "rules.bulk.holds_decide_task"
 
 # integrations: outbound delivery
 SEND_DELIVERY = "integrations.tasks.send_delivery"
+DRAIN_DESTINATION = "integrations.tasks.drain_destination"
 OUTBOUND_WATCHDOG = "integrations.tasks.watchdog"
 
-# console: replay runs and alerts
+# console: replay runs, alerts and alert channels
 REPLAY_RUN_STEP = "console.replay.replay_run_step"
 EVALUATE_ALERTS = "console.alerts.alerts_evaluate_task"
+SEND_CHANNEL_MESSAGE = "console.channels.channel_message_send_task"
+SWEEP_CHANNEL_MESSAGES = "console.channels.channel_messages_sweep_task"
 
 
 def task_names() -> dict[str, str]:
