@@ -341,4 +341,10 @@ HOOKDESK_INTEGRATIONS = {
     # After a timeout or refused connection a destination's other deliveries wait this long.
     "CIRCUIT_PAUSE_SECONDS": env_int("HOOKDESK_OUTBOUND_CIRCUIT_PAUSE", 60),
     "MAX_CONNECTION_TIMEOUT_SECONDS": env_int("HOOKDESK_OUTBOUND_MAX_TIMEOUT", 60),
+    # Networks a destination may reach although they are not public (the URL guard refuses
+    # loopback, private, link-local, multicast and unspecified addresses otherwise, at save
+    # and at connect time). Development allows this machine, for local listeners.
+    "DESTINATION_ALLOWED_NETWORKS": env_list(
+        "HOOKDESK_DESTINATION_ALLOWED_NETWORKS", [] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
+    ),
 }

@@ -1,9 +1,12 @@
-"""System checks: outbound settings that would make deliveries run twice or never retry."""
+"""System checks: outbound settings that would make deliveries run twice or never retry, or
+let the URL guard start with an allow-list it cannot read."""
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
 
 from integrations.conf import conf
+from integrations.url_guard import allowed_networks
 
 
 @register()
@@ -30,4 +33,8 @@ def outbound_settings_check(app_configs=None, **kwargs):
                 id="integrations.E002",
             )
         )
+    try:
+        allowed_networks()
+    except ImproperlyConfigured as error:
+        errors.append(Error(str(error), id="integrations.E003"))
     return errors

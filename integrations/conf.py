@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # (and then go one at a time until one succeeds) instead of tying up every worker.
     "CIRCUIT_PAUSE_SECONDS": 60,
     "WATCHDOG_BATCH": 500,
+    # CIDRs destinations may reach although they are not public (integrations.url_guard);
+    # config/settings.py allows loopback in development.
+    "DESTINATION_ALLOWED_NETWORKS": [],
     "USER_AGENT": "hookdesk-outbound/1",
 }
 
