@@ -149,6 +149,7 @@ class WakeUps:
     name: str
     task: str
     seconds: int = 5
+    timeout: int | None = None  # the run's task timeout, when not the cluster's
 
     def _key(self, owner) -> str:
         return queue.store_key(self.name, owner)
@@ -163,7 +164,8 @@ class WakeUps:
             except RedisError:
                 logger.warning("%s mark of %s failed; queueing anyway", self.name, owner,
                                exc_info=True)  # fmt: skip
-        if queue.task_enqueue(self.task, owner):
+        options = {"timeout": self.timeout} if self.timeout else {}
+        if queue.task_enqueue(self.task, owner, **options):
             return True
         self.clear(owner)  # nothing is queued: let the next job try again
         return False

@@ -17,6 +17,7 @@ HOLDS_DECIDE = "rules.bulk.holds_decide_task"
 
 # integrations: outbound delivery
 SEND_DELIVERY = "integrations.tasks.send_delivery"
+DRAIN_DESTINATION = "integrations.tasks.drain_destination"
 OUTBOUND_WATCHDOG = "integrations.tasks.watchdog"
 
 # console: replay runs, alerts and alert channels

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     # CIDRs destinations may reach although they are not public (integrations.url_guard);
     # config/settings.py allows loopback in development.
     "DESTINATION_ALLOWED_NETWORKS": [],
+    # A destination's drain claims up to this many due deliveries at once and sends them
+    # from a pool of this many threads per worker (integrations/drain.py).
+    "DRAIN_BATCH": 50,
+    "SEND_CONCURRENCY": 16,
     "USER_AGENT": "hookdesk-outbound/1",
 }
 

@@ -133,6 +133,12 @@ class Destination(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.CharField(max_length=500, blank=True, editable=False)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="First failure since the last success."
+    )
+    # The rate limit's clock (GCRA): the earliest time the next delivery may start. Moved on,
+    # under the destination's row lock, by every claim, whichever worker makes it.
+    rate_next_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -219,6 +225,18 @@ class OutboundDelivery(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(status="pending"),
                 name="outbound_pending_due",
+            ),
+            # A destination's drain: its due deliveries, oldest first.
+            models.Index(
+                fields=["destination", "next_attempt_at", "created_at"],
+                condition=Q(status="pending"),
+                name="outbound_destination_due",
+            ),
+            # Its deliveries in flight, counted against max_in_flight at every claim.
+            models.Index(
+                fields=["destination", "claimed_until"],
+                condition=Q(status="pending", claimed_until__isnull=False),
+                name="outbound_in_flight",
             ),
             models.Index(fields=["destination", "-created_at"], name="outbound_destination"),
             models.Index(fields=["status", "-created_at"], name="outbound_status"),

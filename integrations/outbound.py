@@ -19,9 +19,10 @@ from django.utils import timezone
 from core import task_names
 from core.audit import audit_record
 from core.caching import invalidated_cache
-from core.jobs import Backoff, JobTable
+from core.jobs import Backoff, JobTable, WakeUps
 from integrations import crypto_fields
 from integrations.adapters import OutboundEvent, get_adapter
+from integrations.admission import admit
 from integrations.conf import conf
 from integrations.durations import duration_parse
 from integrations.envelopes import notice_for
@@ -42,8 +43,17 @@ from webhooks.providers import get_scheme
 logger = logging.getLogger(__name__)
 
 # Deliveries are durable jobs (core.jobs): the attempt number fences each claim, and the
-# watchdog marks `queued_at` when it queues one.
+# watchdog marks `queued_at` when it queues one. New deliveries go out through their
+# destination's drain (integrations/drain.py), woken once for many; a retry, or a delivery
+# sent again by an operator, is sent on its own.
 DELIVERIES = JobTable(model=OutboundDelivery, task=task_names.SEND_DELIVERY)
+# A drain sends for up to a second of rate-limited starts, then waits for at most two of the
+# longest connection timeouts (connect, then read).
+DESTINATION_WAKEUPS = WakeUps(
+    name="drain",
+    task=task_names.DRAIN_DESTINATION,
+    timeout=math.ceil(2 * conf()["MAX_CONNECTION_TIMEOUT_SECONDS"]) + 16,
+)
 WATCHDOG_SCHEDULE_NAME = "hookdesk: outbound watchdog"
 
 
@@ -67,7 +77,7 @@ def _task_timeout(timeout: float) -> int:
     return math.ceil(2 * timeout) + 15
 
 
-def _claim_lease(timeout: float) -> timedelta:
+def claim_lease(timeout: float) -> timedelta:
     return timedelta(seconds=2 * timeout + 30)
 
 
@@ -117,16 +127,15 @@ def deliveries_create_for_hold(*, hold: HeldOrder, event_type: str) -> list[str]
         for destination in destinations
     ]
     OutboundDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    timeouts = {d.pk: destination_timeout(d) for d in destinations}
-    created = [
-        (pk, timeouts[destination_id])
-        for pk, destination_id in OutboundDelivery.objects.filter(
-            pk__in=[row.pk for row in rows]
-        ).values_list("pk", "destination_id")
-    ]
+    created = dict(
+        OutboundDelivery.objects.filter(pk__in=[row.pk for row in rows]).values_list(
+            "pk", "destination_id"
+        )
+    )
     if created:
-        transaction.on_commit(lambda: deliveries_enqueue(created))
-    return [pk for pk, _ in created]
+        woken = sorted(set(created.values()))
+        transaction.on_commit(lambda: [DESTINATION_WAKEUPS.wake(pk) for pk in woken])
+    return list(created)
 
 
 def on_hold_changed(sender, *, hold: HeldOrder, event_type: str, **kwargs) -> None:
@@ -184,22 +193,13 @@ def _claim(delivery_id: str, now: datetime) -> tuple[OutboundDelivery | None, st
             until = max(earlier[0] or now, now) + timedelta(seconds=1)
             why = "an earlier decision about this order is not delivered yet"
             return None, _defer(delivery, destination, until, why)
-        if destination.paused_until and destination.paused_until > now:
-            return None, _defer(
-                delivery, destination, destination.paused_until, "destination circuit open"
+        admission = admit(destination, now=now, wanted=1)
+        if not admission.slots:
+            return None, _defer(delivery, destination, admission.retry_at, admission.why)
+        if destination.rate_limit:
+            Destination.objects.filter(pk=destination.pk).update(
+                rate_next_at=destination.rate_next_at
             )
-        if destination.consecutive_failures:
-            busy_until = (
-                OutboundDelivery.objects.filter(destination=destination, claimed_until__gt=now)
-                .order_by("-claimed_until")
-                .values_list("claimed_until", flat=True)
-                .first()
-            )
-            if busy_until is not None:
-                # Failing destination: one probe at a time, not one worker per delivery.
-                return None, _defer(
-                    delivery, destination, busy_until, "failing destination is being probed"
-                )
         timeout = destination_timeout(destination)
         unclaimed = OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
@@ -208,7 +208,7 @@ def _claim(delivery_id: str, now: datetime) -> tuple[OutboundDelivery | None, st
             delivery.pk,
             delivery.attempts,
             where=unclaimed,
-            claimed_until=now + _claim_lease(timeout),
+            claimed_until=now + claim_lease(timeout),
         ):
             return None, "claimed"
     delivery.attempts += 1
@@ -265,7 +265,17 @@ def delivery_send(*, delivery_id: str) -> str:
     delivery, why = _claim(delivery_id, now)
     if delivery is None:
         return why
-    destination = delivery.destination
+    outcome = attempt_record(**attempt_make(delivery, delivery.destination))
+    if delivery.destination.max_in_flight or delivery.destination.rate_limit:
+        # Deliveries held back by the limits wait for room: this one just made some.
+        DESTINATION_WAKEUPS.wake(delivery.destination_id)
+    return outcome
+
+
+def attempt_make(delivery: OutboundDelivery, destination: Destination) -> dict:
+    """Send a claimed delivery once, and return the attempt for `attempt_record`. Touches no
+    database, so the drain runs it in threads, many at once."""
+    delivery_id = delivery.pk
     attempt = delivery.attempts
     started_at = timezone.now()
     started = time.monotonic()
@@ -289,16 +299,16 @@ def delivery_send(*, delivery_id: str) -> str:
             f"{type(error).__name__}: {error}"[:400], permanent=True, kind="configuration"
         )
     duration_ms = answer.duration_ms if answer else (time.monotonic() - started) * 1000
-    return _record(
-        delivery=delivery,
-        destination=destination,
-        attempt=attempt,
-        started_at=started_at,
-        duration_ms=duration_ms,
-        answer=answer,
-        failure=failure,
-        retry_header=retry_header,
-    )
+    return {
+        "delivery": delivery,
+        "destination": destination,
+        "attempt": attempt,
+        "started_at": started_at,
+        "duration_ms": duration_ms,
+        "answer": answer,
+        "failure": failure,
+        "retry_header": retry_header,
+    }
 
 
 def _due_at(when: datetime, delivery_id: str, destination: Destination) -> None:
@@ -316,7 +326,7 @@ def _retry_delay(delivery: OutboundDelivery, destination: Destination, answer, n
     return backoff.delay(min(delivery.attempts, len(backoff.delays)))
 
 
-def _record(
+def attempt_record(
     *,
     delivery: OutboundDelivery,
     destination: Destination,

@@ -25,6 +25,8 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() on arrival
+    concurrent: int = 1  # requests in the sink at once, this one included
 
     def json(self):
         return json.loads(self.body)
@@ -36,6 +38,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b'{"status":"ok"}'
     hang: bool = False
+    delay: float = 0.0  # seconds before answering
 
 
 class Sink:
@@ -47,6 +50,7 @@ class Sink:
         self.received: list[Received] = []
         self.stopping = threading.Event()
         self.lock = threading.Lock()
+        self.in_flight = 0
         sink = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -66,19 +70,31 @@ class Sink:
                 body = self.rfile.read(length)
                 parts = urlsplit(self.path)
                 with sink.lock:
+                    sink.in_flight += 1
                     sink.received.append(
                         Received(
                             path=parts.path,
                             query=parse_qs(parts.query),
                             headers={k.lower(): v for k, v in self.headers.items()},
                             body=body,
+                            at=time.monotonic(),
+                            concurrent=sink.in_flight,
                         )
                     )
                     index = min(len(sink.received), len(sink.replies)) - 1
                     reply = sink.replies[index]
+                try:
+                    self._answer(reply)
+                finally:
+                    with sink.lock:
+                        sink.in_flight -= 1
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.hang:
                     sink.stopping.wait(30)
                     return
+                if reply.delay:
+                    time.sleep(reply.delay)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
