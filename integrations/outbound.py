@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import task_names
@@ -398,35 +399,74 @@ def attempt_record(
 def _destination_health(destination: Destination, *, result: str, error: str, now) -> None:
     if result == AttemptResult.SUCCEEDED:
         Destination.objects.filter(pk=destination.pk).update(
-            consecutive_failures=0, paused_until=None, last_success_at=now
+            consecutive_failures=0, paused_until=None, last_success_at=now, failing_since=None
         )
         return
     changes: dict = {
         "consecutive_failures": F("consecutive_failures") + 1,
         "last_failure_at": now,
         "last_error": error[:500],
+        "failing_since": Coalesce(F("failing_since"), Value(now)),
     }
     if result in (AttemptResult.TIMEOUT, AttemptResult.CONNECTION, AttemptResult.TLS):
         changes["paused_until"] = now + timedelta(seconds=conf()["CIRCUIT_PAUSE_SECONDS"])
-    if result == AttemptResult.GONE:
-        reason = f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M:%S} UTC"
-        changes |= {"active": False, "disabled_reason": reason}
-        audit_record(
-            action=AuditAction.DESTINATION_CHANGED,
-            obj_type="destination",
-            obj_id=destination.pk,
-            reason=reason,
-            before={"active": True},
-            after={"active": False},
-        )
     Destination.objects.filter(pk=destination.pk).update(**changes)
-    if "active" in changes:
-        destinations_cache_clear()
-        transaction.on_commit(
-            lambda: destination_disabled.send_robust(
-                sender=Destination, destination=destination, reason=changes["disabled_reason"]
-            )
+    if result == AttemptResult.GONE:
+        _disable(destination, f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M:%S} UTC")
+        return
+    # Failing without a single success for disable_after_seconds: switched off.
+    failing_too_long = Destination.objects.filter(
+        pk=destination.pk,
+        active=True,
+        failing_since__lte=now - timedelta(seconds=destination.disable_after_seconds),
+    )
+    if failing_too_long.exists():
+        since = failing_too_long.values_list("failing_since", flat=True).get()
+        _disable(
+            destination,
+            f"every attempt failed from {since:%Y-%m-%d %H:%M:%S} UTC to "
+            f"{now:%Y-%m-%d %H:%M:%S} UTC (disable after {destination.disable_after_seconds} s)",
         )
+
+
+def _disable(destination: Destination, reason: str) -> None:
+    """Switch a destination off for a reason of hookdesk's own, audited, and tell the console
+    once it commits. Its pending deliveries are kept for when it is enabled again."""
+    if not Destination.objects.filter(pk=destination.pk, active=True).update(
+        active=False, disabled_reason=reason[:300]
+    ):
+        return  # already off
+    audit_record(
+        action=AuditAction.DESTINATION_CHANGED,
+        obj_type="destination",
+        obj_id=destination.pk,
+        reason=reason,
+        before={"active": True},
+        after={"active": False},
+    )
+    destinations_cache_clear()
+    logger.warning("destination %s disabled: %s", destination.pk, reason)
+    transaction.on_commit(
+        lambda: destination_disabled.send_robust(
+            sender=Destination, destination=destination, reason=reason
+        )
+    )
+
+
+def destination_resume(destination: Destination, *, now: datetime | None = None) -> int:
+    """A destination enabled again: its health starts afresh, and its pending deliveries are
+    all due now and go out in the order they were created, through its drain. Returns how many
+    were pending. Called inside the transaction that enabled it."""
+    now = now or timezone.now()
+    Destination.objects.filter(pk=destination.pk).update(
+        consecutive_failures=0, paused_until=None, failing_since=None, disabled_reason=""
+    )
+    pending = OutboundDelivery.objects.filter(
+        destination=destination, status=DeliveryStatus.PENDING
+    ).update(next_attempt_at=now, queued_at=None)
+    if pending:
+        transaction.on_commit(lambda: DESTINATION_WAKEUPS.wake(destination.pk))
+    return pending
 
 
 # --- Watchdog -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from integrations.models import (
     DestinationScope,
     OutboundDelivery,
 )
-from integrations.outbound import deliveries_enqueue, destination_timeout
+from integrations.outbound import deliveries_enqueue, destination_resume, destination_timeout
 from integrations.tls import TlsConfigError, certificates_validate, client_key_validate
 from webhooks.providers import SCHEMES, get_scheme
 
@@ -403,6 +403,7 @@ def destination_update(
                 actor=actor,
                 reason="secret rotated" if new_secret else "changed",
                 before=before,
+        enabled_again = clean.get("active") is True and not destination.active
                 after=after,
             )
     return destination, new_secret or None
@@ -421,6 +422,8 @@ def destination_delete(*, destination: Destination, actor=None) -> None:
         destination.delete()
 
 
+        if enabled_again:
+            destination_resume(destination)  # what waited while it was off goes out, in order
 # --- Operator actions on deliveries ---------------------------------------------------------
 
 
