@@ -376,6 +376,7 @@ def destination_update(
         scheme_changed = clean.get("signature_scheme", destination.signature_scheme) != (
             destination.signature_scheme
         )
+        enabled_again = clean.get("active") is True and not destination.active
         for name, value in clean.items():
             setattr(destination, name, value)
         if clean.get("active"):
@@ -394,6 +395,8 @@ def destination_update(
         if new_secret is not None:
             _secret_store(destination, new_secret)
         destination.save()
+        if enabled_again:
+            destination_resume(destination)  # what waited while it was off goes out, in order
         after = destination_summary(destination)
         if after != before or key is not UNSET or tls is not None:
             audit_record(
@@ -403,7 +406,6 @@ def destination_update(
                 actor=actor,
                 reason="secret rotated" if new_secret else "changed",
                 before=before,
-        enabled_again = clean.get("active") is True and not destination.active
                 after=after,
             )
     return destination, new_secret or None
@@ -422,8 +424,6 @@ def destination_delete(*, destination: Destination, actor=None) -> None:
         destination.delete()
 
 
-        if enabled_again:
-            destination_resume(destination)  # what waited while it was off goes out, in order
 # --- Operator actions on deliveries ---------------------------------------------------------
 
 
