@@ -25,9 +25,6 @@ DEFAULTS: dict[str, Any] = {
     # (and then go one at a time until one succeeds) instead of tying up every worker.
     "CIRCUIT_PAUSE_SECONDS": 60,
     "WATCHDOG_BATCH": 500,
-    # CIDRs destinations may reach although they are not public (integrations.url_guard);
-    # config/settings.py allows loopback in development.
-    "DESTINATION_ALLOWED_NETWORKS": [],
     # A destination's drain claims up to this many due deliveries at once and sends them
     # from a pool of this many threads per worker (integrations/drain.py).
     "DRAIN_BATCH": 50,
@@ -36,5 +33,15 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# CIDRs destinations may reach although they are not public (integrations.url_guard), unless
+# DESTINATION_ALLOWED_NETWORKS says otherwise: this machine in development, for local
+# listeners; nothing in production, or wherever the environment is unknown.
+DEVELOPMENT_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
 def conf() -> dict[str, Any]:
-    return {**DEFAULTS, **getattr(settings, "HOOKDESK_INTEGRATIONS", {})}
+    values = {**DEFAULTS, **getattr(settings, "HOOKDESK_INTEGRATIONS", {})}
+    if "DESTINATION_ALLOWED_NETWORKS" not in values:
+        production = getattr(settings, "PRODUCTION", True)
+        values["DESTINATION_ALLOWED_NETWORKS"] = [] if production else DEVELOPMENT_ALLOWED_NETWORKS
+    return values
