@@ -35,7 +35,7 @@ REPO = stack.ROOT
 
 DB_URL = stack.database_url("hookdesk_bench_outbound")
 SECRET_KEY = "bench-outbound-secret-key"  # noqa: S105  every process of a run shares it
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/15"
 PY = sys.executable
 
 
