@@ -14,11 +14,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from core.admin import PageFiguresChangeList
+from core.display import moment
 from integrations.adapters import ADAPTERS
+from integrations.admission import in_flight
 from integrations.models import (
     OUTBOUND_EVENT_TYPES,
     DeliveryStatus,
@@ -27,7 +29,9 @@ from integrations.models import (
     OutboundDelivery,
 )
 from integrations.selectors import (
+    destination_circuit,
     destination_health,
+    destination_pending,
     destinations_delivery_figures,
     destinations_with_counts,
 )
@@ -217,6 +221,9 @@ class DestinationAdmin(admin.ModelAdmin):
         "has_key",
         "has_client_key",
         "health",
+        "circuit",
+        "limits_now",
+        "pending_deliveries",
         "disabled_reason",
         "created_at",
         "updated_at",
@@ -243,7 +250,10 @@ class DestinationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Limits", {"fields": ("rate_limit", "max_in_flight", "disable_after_seconds")}),
+        (
+            "Limits",
+            {"fields": ("rate_limit", "max_in_flight", "disable_after_seconds", "limits_now")},
+        ),
         (
             "TLS",
             {
@@ -258,7 +268,10 @@ class DestinationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Health", {"fields": ("health", "created_at", "updated_at")}),
+        (
+            "Health",
+            {"fields": ("health", "circuit", "pending_deliveries", "created_at", "updated_at")},
+        ),
     )
     actions = ["rotate_secrets"]
 
@@ -330,13 +343,75 @@ class DestinationAdmin(admin.ModelAdmin):
             return "—"
         health = destination_health(destination=obj)
         rate = health["success_rate_24h"]
+        p50, p95 = health["latency_p50_ms_24h"], health["latency_p95_ms_24h"]
         return format_html(
-            "success rate {} over {} attempts; {} pending, {} dead; last error: {}",
+            "success rate {} over {} attempts; latency {}; {} pending, {} dead; last error: {}",
             "—" if rate is None else f"{rate:.1%}",
             health["attempts_24h"],
+            "—" if p50 is None else f"median {p50:,.0f} ms, p95 {p95:,.0f} ms",
             health["pending"],
             health["dead"],
             health["last_error"] or "none",
+        )
+
+    @admin.display(description="Circuit")
+    def circuit(self, obj):
+        if not obj.pk:
+            return "—"
+        state = destination_circuit(obj)
+        if state == "open":
+            return format_html(
+                "<strong>open</strong> until {}: its deliveries wait, then go one at a time",
+                moment(obj.paused_until),
+            )
+        if state == "probing":
+            return format_html(
+                "<strong>probing</strong>: {} failures in a row since {}; one delivery at a time"
+                " until one succeeds (disabled after {} s of failures)",
+                obj.consecutive_failures,
+                moment(obj.failing_since),
+                obj.disable_after_seconds,
+            )
+        return format_html("<strong>{}</strong>", state)
+
+    @admin.display(description="Now")
+    def limits_now(self, obj):
+        if not obj.pk:
+            return "—"
+        rate = f"{obj.rate_limit:g} deliveries/s" if obj.rate_limit else "no rate limit"
+        cap = f"at most {obj.max_in_flight}" if obj.max_in_flight else "no cap"
+        return format_html("{}; {} in flight ({} now)", rate, cap, in_flight(obj, timezone.now()))
+
+    @admin.display(description="Pending deliveries (soonest first)")
+    def pending_deliveries(self, obj):
+        if not obj.pk:
+            return "—"
+        rows = destination_pending(destination=obj)
+        if not rows:
+            return "none"
+        now = timezone.now()
+        items = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:integrations_outbounddelivery_change", args=[d.pk]),
+                    d.order_id or d.pk,
+                    d.event_type,
+                    d.attempts,
+                    "sending now"
+                    if d.claimed_until and d.claimed_until > now
+                    else moment(d.next_attempt_at),
+                    "retry" if d.attempts else "first attempt",
+                )
+                for d in rows
+            ),
+        )
+        return format_html(
+            '<table class="pending-deliveries"><thead><tr><th>Order</th><th>Event</th>'
+            "<th>Attempts</th><th>Next attempt</th><th></th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            items,
         )
 
     def save_model(self, request, obj, form, change):

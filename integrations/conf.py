@@ -25,10 +25,10 @@ DEFAULTS: dict[str, Any] = {
     # (and then go one at a time until one succeeds) instead of tying up every worker.
     "CIRCUIT_PAUSE_SECONDS": 60,
     "WATCHDOG_BATCH": 500,
-    # A destination's drain claims up to this many due deliveries at once and sends them
-    # from a pool of this many threads per worker (integrations/drain.py).
+    # A destination's drain claims up to this many due deliveries at once and sends them from
+    # up to this many threads of its own (integrations/drain.py).
     "DRAIN_BATCH": 50,
-    "SEND_CONCURRENCY": 16,
+    "SEND_CONCURRENCY": 50,
     "USER_AGENT": "hookdesk-outbound/1",
 }
 

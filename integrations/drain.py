@@ -14,9 +14,7 @@ start is (core.clock); and every drain that sent something wakes its destination
 for what came due meanwhile. A drain that finds nothing ends the chain. Destinations drain
 independently: a receiver that never answers holds its own drain's threads, not the others'."""
 
-import functools
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
@@ -34,8 +32,10 @@ from integrations.outbound import (
     DESTINATION_WAKEUPS,
     attempt_make,
     attempt_record,
+    attempt_succeeded,
     claim_lease,
     destination_timeout,
+    successes_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,6 @@ logger = logging.getLogger(__name__)
 # A rate-limited drain claims the starts of the next second at most; the rest wait for the
 # next drain, so a slow limit never holds deliveries claimed for long.
 RATE_HORIZON_SECONDS = 1.0
-
-
-@functools.cache
-def _pool(pid: int) -> ThreadPoolExecutor:
-    # One pool per process (the pid: a forked worker must not inherit its parent's threads).
-    return ThreadPoolExecutor(max_workers=conf()["SEND_CONCURRENCY"], thread_name_prefix="send")
 
 
 def _earlier_decision_pending():
@@ -132,14 +126,28 @@ def destination_drain(*, destination_id: str, batch: int | None = None) -> int:
         return 0
     if full:
         DESTINATION_WAKEUPS.wake(destination_id)  # the next batch, by another worker meanwhile
-    pool = _pool(os.getpid())
-    futures = [pool.submit(_make_at, delivery, destination, start) for delivery, start in taken]
-    outcomes = []
-    for future in as_completed(futures):
-        try:
-            outcomes.append(attempt_record(**future.result()))
-        except Exception:
-            # The claim's lease runs out and the watchdog sends the delivery again.
-            logger.exception("destination %s: an attempt could not be recorded", destination_id)
+    succeeded = _send_all(destination, taken)
     DESTINATION_WAKEUPS.wake(destination_id)
-    return sum(outcome == "succeeded" for outcome in outcomes)
+    return succeeded
+
+
+def _send_all(destination: Destination, taken: list[tuple[OutboundDelivery, datetime]]) -> int:
+    """Send the claimed deliveries at once, each at its start; record a failure as it comes
+    back, and the successes together at the end. The threads are this drain's own: a receiver
+    that never answers holds them, and no other destination's sends."""
+    threads = min(len(taken), conf()["SEND_CONCURRENCY"])
+    succeeded = []
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send") as pool:
+        futures = [pool.submit(_make_at, delivery, destination, start) for delivery, start in taken]
+        for future in as_completed(futures):
+            attempt = future.result()
+            if attempt_succeeded(attempt):
+                succeeded.append(attempt)
+                continue
+            try:
+                attempt_record(**attempt)
+            except Exception:
+                # The claim's lease runs out and the watchdog sends the delivery again.
+                logger.exception("destination %s: an attempt could not be recorded",
+                                 destination.pk)  # fmt: skip
+    return successes_record(succeeded)

@@ -396,6 +396,64 @@ def attempt_record(
     return outcome
 
 
+def attempt_succeeded(attempt: dict) -> bool:
+    answer = attempt["answer"]
+    return answer is not None and 200 <= answer.status_code < 300
+
+
+def successes_record(attempts: list[dict]) -> int:
+    """Record many successful attempts at deliveries of one destination (attempt_make's, each
+    answered 2xx) in one transaction: the attempts in one insert, the deliveries in one update
+    per status code, the destination's health once. Fenced like attempt_record: a delivery
+    cancelled, retried by an operator or deleted meanwhile keeps its state. Returns how many
+    deliveries were marked succeeded."""
+    if not attempts:
+        return 0
+    destination = attempts[0]["destination"]
+    now = timezone.now()
+    with transaction.atomic():
+        rows = {
+            pk: (status, number)
+            for pk, status, number in OutboundDelivery.objects.select_for_update()
+            .filter(pk__in=[a["delivery"].pk for a in attempts])
+            .values_list("pk", "status", "attempts")
+        }
+        OutboundAttempt.objects.bulk_create(
+            [
+                OutboundAttempt(
+                    delivery_id=a["delivery"].pk,
+                    number=a["attempt"],
+                    started_at=a["started_at"],
+                    duration_ms=round(a["duration_ms"], 3),
+                    result=AttemptResult.SUCCEEDED,
+                    status_code=a["answer"].status_code,
+                    retry_count_header=a["retry_header"],
+                    response_snippet=a["answer"].snippet,
+                )
+                for a in attempts
+                if a["delivery"].pk in rows
+            ]
+        )
+        by_code: dict[int, list[str]] = {}
+        for a in attempts:
+            if rows.get(a["delivery"].pk) == (DeliveryStatus.PENDING, a["attempt"]):
+                by_code.setdefault(a["answer"].status_code, []).append(a["delivery"].pk)
+        for code, pks in by_code.items():
+            OutboundDelivery.objects.filter(pk__in=pks).update(
+                status=DeliveryStatus.SUCCEEDED,
+                succeeded_at=now,
+                next_attempt_at=None,
+                claimed_until=None,
+                last_status_code=code,
+                last_error="",
+            )
+        succeeded = sum(map(len, by_code.values()))
+        if succeeded:
+            _destination_health(destination, result=AttemptResult.SUCCEEDED, error="", now=now)
+    logger.info("destination %s: %d deliveries succeeded", destination.pk, succeeded)
+    return succeeded
+
+
 def _destination_health(destination: Destination, *, result: str, error: str, now) -> None:
     if result == AttemptResult.SUCCEEDED:
         Destination.objects.filter(pk=destination.pk).update(

@@ -3,9 +3,12 @@
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from core import plain_sql
+from integrations.admission import in_flight
 from integrations.models import (
     AttemptResult,
     DeliveryStatus,
@@ -35,11 +38,16 @@ def destination_health(*, destination: Destination, now=None) -> dict[str, Any]:
         pending=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
         dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
     )
+    p50, p95 = _latency_percentiles(destination, since=now - HEALTH_WINDOW)
     return {
         "success_rate_24h": (
             round(attempts["succeeded"] / attempts["total"], 4) if attempts["total"] else None
         ),
         "attempts_24h": attempts["total"],
+        "latency_p50_ms_24h": p50,
+        "latency_p95_ms_24h": p95,
+        "in_flight": in_flight(destination, now),
+        "failing_since": destination.failing_since,
         "pending": counts["pending"],
         "dead": counts["dead"],
         "last_success_at": destination.last_success_at,
@@ -52,6 +60,46 @@ def destination_health(*, destination: Destination, now=None) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _latency_percentiles(destination: Destination, *, since) -> tuple[float | None, float | None]:
+    """Median and 95th percentile of the attempts' durations (ms) since `since`."""
+    if connection.vendor != "postgresql":
+        return None, None
+    attempt, delivery = plain_sql.table(OutboundAttempt), plain_sql.table(OutboundDelivery)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms),"  # noqa: S608
+            " percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms)"
+            f" FROM {attempt} a JOIN {delivery} d ON d.id = a.delivery_id"
+            " WHERE d.destination_id = %s AND a.started_at >= %s",
+            [destination.pk, since],
+        )
+        p50, p95 = cursor.fetchone()
+    return (round(p50, 1) if p50 is not None else None, round(p95, 1) if p95 is not None else None)
+
+
+def destination_circuit(destination: Destination, *, now=None) -> str:
+    """The destination's circuit, in words: closed, open until when, or probing."""
+    now = now or timezone.now()
+    if not destination.active:
+        return "off" + (f": {destination.disabled_reason}" if destination.disabled_reason else "")
+    if destination.paused_until and destination.paused_until > now:
+        return "open"
+    if destination.consecutive_failures:
+        return "probing"
+    return "closed"
+
+
+def destination_pending(*, destination: Destination, limit: int = 20) -> list[OutboundDelivery]:
+    """The destination's pending deliveries, the soonest due first (the drain's index)."""
+    return list(
+        OutboundDelivery.objects.filter(destination=destination, status=DeliveryStatus.PENDING)
+        .order_by("next_attempt_at", "created_at")
+        .only("id", "event_type", "order_id", "attempts", "next_attempt_at", "claimed_until")[
+            :limit
+        ]
+    )
 
 
 def destinations_health(*, now=None) -> list[dict[str, Any]]:
