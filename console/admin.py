@@ -1,15 +1,37 @@
-"""The console's admin: replay runs with their progress, alert thresholds and alerts."""
+"""The console's admin: replay runs with their progress, alert thresholds, alerts and alert
+channels (with Send test, and a webhook's signing secret shown once)."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from console.alerts import alert_acknowledge
-from console.models import Alert, AlertThreshold, ReplayRun
+from console.channel_kinds import ChannelError
+from console.channels import FIELDS as CHANNEL_FIELDS
+from console.channels import (
+    channel_check,
+    channel_create,
+    channel_delete,
+    channel_target,
+    channel_test_send,
+    channel_update,
+)
+from console.models import (
+    Alert,
+    AlertChannel,
+    AlertThreshold,
+    ChannelKind,
+    ChannelMessageStatus,
+    OperationalEvent,
+    ReplayRun,
+)
 from console.replay import (
     MAX_SELECTION,
     ReplayError,
@@ -112,11 +134,21 @@ class AlertThresholdAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("raised_at", "threshold", "endpoint", "value", "message", "acknowledged_at")
-    list_filter = ("threshold", ("acknowledged_at", admin.EmptyFieldListFilter))
-    list_select_related = ("threshold", "endpoint")
-    readonly_fields = ("raised_at", "threshold", "endpoint", "value", "message", "order_ids",
-                       "emailed_to", "acknowledged_at", "acknowledged_by")  # fmt: skip
+    list_display = ("raised_at", "title", "endpoint", "destination", "value", "message",
+                    "acknowledged_at")  # fmt: skip
+    list_filter = (
+        "threshold",
+        "operational_event",
+        ("acknowledged_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("threshold", "endpoint", "destination")
+    readonly_fields = ("raised_at", "threshold", "operational_event", "endpoint", "destination",
+                       "value", "message", "order_ids", "emailed_to", "acknowledged_at",
+                       "acknowledged_by")  # fmt: skip
+
+    @admin.display(description="Alert")
+    def title(self, obj):
+        return obj.title
 
     def get_urls(self):
         return [
@@ -135,6 +167,203 @@ class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if alert_acknowledge(alert=alert, actor=request.user):
             self.message_user(request, "Alert acknowledged.")
         return HttpResponseRedirect(reverse("console-dashboard"))
+
+
+# --- Alert channels ----------------------------------------------------------------------------
+
+RECENT_MESSAGES = 20
+
+
+class AlertChannelForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=OperationalEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=OperationalEvent.values,
+        help_text="The operational events sent to this channel.",
+    )
+    target = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"size": 80, "autocomplete": "off"}),
+        help_text="E-mail: addresses, comma-separated. Slack: the incoming-webhook URL, a "
+        "secret: stored encrypted and shown only as its host and fingerprint. Signed webhook: "
+        "the receiver's URL. Slack and webhook URLs: leave empty to keep the current one.",
+    )
+    rotate_secret = forms.BooleanField(
+        required=False,
+        label="Rotate the signing secret",
+        help_text="Signed webhooks: the new secret is shown once, after saving.",
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ["name", "kind", "events", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # E-mail addresses are shown anyway; a URL is never put back into the page.
+        if self.instance.pk and self.instance.kind == ChannelKind.EMAIL:
+            self.initial["target"] = channel_target(self.instance)
+
+    def service_values(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in CHANNEL_FIELDS}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            channel_check(
+                channel=self.instance if self.instance.pk else None,
+                values=self.service_values(),
+                target=cleaned.get("target") or None,
+            )
+        except ChannelError as error:
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return cleaned
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):
+    form = AlertChannelForm
+    change_form_template = "admin/console/alertchannel/change_form.html"
+    list_display = ("name", "kind", "target_display", "subscriptions", "active", "state",
+                    "last_sent_at", "last_failure_at", "last_error")  # fmt: skip
+    list_filter = ("active", "kind")
+    search_fields = ("name", "id")
+    readonly_fields = ("id", "target_display", "secret_fingerprint", "state", "last_sent_at",
+                       "last_failure_at", "last_error", "created_at", "updated_at")  # fmt: skip
+    fieldsets = (
+        (None, {"fields": ("id", "name", "kind", "active")}),
+        ("Target", {"fields": ("target_display", "target")}),
+        ("Operational events", {"fields": ("events",)}),
+        ("Signing (signed webhooks)", {"fields": ("secret_fingerprint", "rotate_secret")}),
+        ("Health", {"fields": ("state", "last_sent_at", "last_failure_at", "last_error",
+                               "created_at", "updated_at")}),
+    )  # fmt: skip
+
+    @admin.display(description="Events")
+    def subscriptions(self, obj):
+        return ", ".join(obj.events) or "none"
+
+    @admin.display(description="State", ordering="consecutive_failures")
+    def state(self, obj):
+        if not obj.consecutive_failures:
+            return format_html('<span class="hd-ok hd-channel-state">{}</span>', "ok")
+        return format_html(
+            '<strong class="hd-channel-state" style="color:#ba2121">failing: {} in a row</strong>',
+            obj.consecutive_failures,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/send-test/",
+                self.admin_site.admin_view(self.test_view),
+                name="console_alertchannel_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        channel = self.get_object(request, unquote(object_id))
+        extra = {
+            "can_test": channel is not None and self.has_change_permission(request, channel),
+            "channel_messages": channel.messages.all()[:RECENT_MESSAGES] if channel else [],
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def test_view(self, request, object_id):
+        """Send a test message through the channel now, and say what came of it."""
+        back = HttpResponseRedirect(reverse("admin:console_alertchannel_change", args=[object_id]))
+        if request.method != "POST":
+            return back
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        channel = get_object_or_404(AlertChannel, pk=unquote(object_id))
+        message = channel_test_send(channel=channel, actor=request.user)
+        if message.status == ChannelMessageStatus.SENT:
+            answer = (
+                f"the receiver answered {message.last_status_code}"
+                if message.last_status_code
+                else "the mail server took it"
+            )
+            self.message_user(
+                request,
+                f"Test message sent through {channel.name}: {answer} "
+                f"({message.duration_ms:.0f} ms).",
+            )
+        else:
+            # The error names the target as shown (host and fingerprint), never a URL.
+            self.message_user(
+                request,
+                f"Test message through {channel.name} failed: {message.last_error}",
+                messages.ERROR,
+            )
+        return back
+
+    def save_model(self, request, obj, form, change):
+        values = form.service_values()
+        target = form.cleaned_data.get("target") or None
+        try:
+            if change:
+                # The form already wrote its values on `obj`: the service compares with what
+                # is stored.
+                saved, secret = channel_update(
+                    channel=AlertChannel.objects.get(pk=obj.pk),
+                    actor=request.user,
+                    target=target,
+                    rotate_secret=bool(form.cleaned_data.get("rotate_secret")),
+                    **values,
+                )
+            else:
+                saved, secret = channel_create(actor=request.user, target=target or "", **values)
+        except ChannelError as error:  # validated in the form; raced by another change
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        obj.pk = saved.pk
+        if secret:
+            # Shown once, on a page of its own: never in a message, which the messages
+            # framework keeps in a cookie.
+            request.hookdesk_new_secret = (saved, secret)
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing related to save: the service wrote everything."""
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "hookdesk_new_secret", None):
+            return self.secret_once(request, *request.hookdesk_new_secret, "Alert channel created")
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "hookdesk_new_secret", None):
+            return self.secret_once(request, *request.hookdesk_new_secret, "Signing secret rotated")
+        return super().response_change(request, obj)
+
+    def secret_once(self, request, channel, secret, title):
+        """The one response that ever shows this secret. Not cached, not in the session or a
+        message: a reload or the back button cannot bring it back."""
+        response = TemplateResponse(
+            request,
+            "admin/console/alertchannel/secret_once.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                "channel": channel,
+                "secret": secret,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def delete_model(self, request, obj):
+        channel_delete(channel=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for channel in queryset:
+            channel_delete(channel=channel, actor=request.user)
 
 
 # --- Replays from the event list ----------------------------------------------------------------

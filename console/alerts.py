@@ -1,19 +1,20 @@
-"""Alert thresholds: evaluated every minute by a django-q2 schedule; a crossed threshold raises
-an Alert, shown on the dashboard and e-mailed once with the endpoint, order ids and a link."""
+"""Alerts: thresholds evaluated every minute by a django-q2 schedule, and operational events that
+need someone (a destination hookdesk disabled). An alert is shown on the dashboard, e-mailed once
+with the endpoint, order ids and a link, and announced to the alert channels (console.channels)."""
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Count, Min
-from django.urls import reverse
 from django.utils import timezone
 
-from console.models import Alert, AlertKind, AlertThreshold
+from console.channels import console_url, operational_event
+from console.models import Alert, AlertKind, AlertThreshold, OperationalEvent
+from integrations.models import Destination
 from rules.models import HeldOrder
 from webhooks.models import (
     SIGNATURE_FAILURES,
@@ -181,33 +182,91 @@ def _raise(threshold: AlertThreshold, reading: Reading, now: datetime) -> Alert:
         message=message,
         order_ids=reading.order_ids,
     )
-    recipients = alert_recipients(threshold)
-    if recipients:
-        link = settings.HOOKDESK["PUBLIC_BASE_URL"].rstrip("/") + reverse("console-dashboard")
-        lines = [message, "", f"Endpoint: {endpoint.slug if endpoint else '-'}"]
-        if reading.order_ids:
-            lines.append("Orders: " + ", ".join(reading.order_ids))
-        lines += ["", f"Dashboard: {link}"]
-        try:
-            send_mail(
-                subject=f"[hookdesk] {threshold.name}"
-                + (f" on {endpoint.slug}" if endpoint else ""),
-                message="\n".join(lines),
-                from_email=None,
-                recipient_list=recipients,
-            )
-        except Exception:
-            # The alert stands on the dashboard whatever the mail server says.
-            logger.exception("alert %s: e-mail failed", alert.pk)
-        else:
-            alert.emailed_to = recipients
-            alert.save(update_fields=["emailed_to"])
+    subject = threshold.name + (f" on {endpoint.slug}" if endpoint else "")
+    lines = [message, "", f"Endpoint: {endpoint.slug if endpoint else '-'}"]
+    if reading.order_ids:
+        lines.append("Orders: " + ", ".join(reading.order_ids))
+    _alert_email(alert, subject=subject, lines=lines, recipients=alert_recipients(threshold))
+    operational_event(
+        OperationalEvent.ALERT_RAISED,
+        subject=subject,
+        text=message,
+        data={
+            "alert_id": alert.pk,
+            "threshold": threshold.name,
+            "kind": threshold.kind,
+            "endpoint": endpoint.slug if endpoint else None,
+            "value": str(reading.value),
+            "limit": str(threshold.limit),
+            "order_ids": reading.order_ids,
+        },
+        link=console_url("console-dashboard"),
+    )
     logger.warning("alert raised: %s", message)
     return alert
 
 
-def alert_recipients(threshold: AlertThreshold) -> list[str]:
-    listed = [address.strip() for address in threshold.recipients.split(",") if address.strip()]
+def alert_raise_for_destination_disabled(
+    *, destination: Destination, reason: str, now: datetime | None = None
+) -> Alert:
+    """hookdesk switched a destination off: an alert on the dashboard, e-mailed to the
+    Operations group, and the `destination.disabled` operational event to the channels that
+    subscribe to it (announced under that event, not as `alert.raised` too)."""
+    now = now or timezone.now()
+    message = (
+        f"Destination {destination.name} ({destination.pk}) was disabled: {reason}. Its pending "
+        "deliveries are kept and resume when it is enabled again."
+    )
+    alert = Alert.objects.create(
+        operational_event=OperationalEvent.DESTINATION_DISABLED,
+        destination=destination,
+        raised_at=now,
+        message=message,
+    )
+    link = console_url("admin:integrations_destination_change", destination.pk)
+    subject = f"Destination {destination.name} disabled"
+    _alert_email(alert, subject=subject, lines=[message, "", f"Destination: {link}"],
+                 recipients=alert_recipients(None))  # fmt: skip
+    operational_event(
+        OperationalEvent.DESTINATION_DISABLED,
+        subject=subject,
+        text=message,
+        data={
+            "alert_id": alert.pk,
+            "destination_id": destination.pk,
+            "destination": destination.name,
+            "reason": reason,
+        },
+        link=link,
+    )
+    logger.warning("alert raised: %s", message)
+    return alert
+
+
+def _alert_email(alert: Alert, *, subject: str, lines: list[str], recipients: list[str]) -> None:
+    """E-mail the alert once, with a link to the dashboard; the alert stands whatever the mail
+    server says."""
+    if not recipients:
+        return
+    lines = [*lines, "", f"Dashboard: {console_url('console-dashboard')}"]
+    try:
+        send_mail(
+            subject=f"[hookdesk] {subject}",
+            message="\n".join(lines),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        logger.exception("alert %s: e-mail failed", alert.pk)
+    else:
+        alert.emailed_to = recipients
+        alert.save(update_fields=["emailed_to"])
+
+
+def alert_recipients(threshold: AlertThreshold | None) -> list[str]:
+    """The threshold's own addresses, or else the Operations group's members."""
+    addresses = threshold.recipients.split(",") if threshold else []
+    listed = [address.strip() for address in addresses if address.strip()]
     if listed:
         return listed
     return list(

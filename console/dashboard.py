@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from console.charts import bar_chart, line_chart
-from console.models import Alert, AlertKind
+from console.models import Alert, AlertKind, OperationalEvent
 from integrations.selectors import destinations_health
 from rules.models import HeldOrder, HoldStatus
 from webhooks.models import (
@@ -215,7 +215,12 @@ def signature_failures_24h(now: datetime) -> dict:
 
 def alert_url(alert: Alert) -> str:
     """The list behind an alert: its endpoint's deliveries (signature failures) or events in
-    the alert's window; for a stuck backlog, the endpoint's pending events whenever they came."""
+    the alert's window; for a stuck backlog, the endpoint's pending events whenever they came;
+    for a destination hookdesk disabled, the destination's page."""
+    if alert.operational_event == OperationalEvent.DESTINATION_DISABLED:
+        if alert.destination_id:
+            return reverse("admin:integrations_destination_change", args=[alert.destination_id])
+        return _url("admin:integrations_destination_changelist")
     scope = {"endpoint": alert.endpoint.slug} if alert.endpoint_id else {}
     kind = alert.threshold.kind
     if kind == AlertKind.OLDEST_PENDING:
@@ -231,14 +236,26 @@ def alert_url(alert: Alert) -> str:
     return _url("admin:webhooks_event_changelist", **scope, **window)
 
 
+def alert_link_label(alert: Alert) -> str:
+    """What the link to alert_url() says."""
+    if alert.operational_event == OperationalEvent.DESTINATION_DISABLED:
+        return f"Destination {alert.destination.name}" if alert.destination_id else "Destinations"
+    of = f" of {alert.endpoint.slug}" if alert.endpoint_id else ""
+    if alert.kind == AlertKind.OLDEST_PENDING:
+        return f"Events{of} still pending"
+    listed = "Deliveries" if alert.kind == AlertKind.SIGNATURE_FAILURES else "Events"
+    return f"{listed}{of} in the window"
+
+
 def _alerts() -> list[Alert]:
     alerts = list(
         Alert.objects.filter(acknowledged_at__isnull=True)
-        .select_related("threshold", "endpoint")
+        .select_related("threshold", "endpoint", "destination")
         .order_by("-raised_at")[:20]
     )
     for alert in alerts:
         alert.list_url = alert_url(alert)
+        alert.list_label = alert_link_label(alert)
     return alerts
 
 

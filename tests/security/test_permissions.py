@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from console.channels import channel_create
 from console.models import Alert, AlertThreshold, ReplayRun
 from integrations.models import OutboundDelivery
 from integrations.services import destination_create
@@ -111,6 +112,8 @@ def world(make_endpoint, people):
         "delivery": OutboundDelivery.objects.get(hold=hold).pk,
         "replayrun": ReplayRun.objects.create(),
         "alert": Alert.objects.create(threshold=threshold, value=Decimal(2), message="m"),
+        # E-mail: Send test goes to the test mail outbox, not the network.
+        "alertchannel": channel_create(name="Ops", kind="email", target="ops@example.test")[0].pk,
     }
 
 
@@ -154,6 +157,7 @@ ADMIN_WRITES = {
     "console.replayrun": {"add": set(), "change": set(), "delete": set()},
     "console.alertthreshold": {"add": OPS, "change": OPS, "delete": OPS},
     "console.alert": {"add": set(), "change": OPS, "delete": set()},
+    "console.alertchannel": {"add": OPS, "change": OPS, "delete": OPS},
     "core.auditentry": {"add": set(), "change": set(), "delete": set()},
     "rules.block": {"add": OPS, "change": OPS, "delete": set()},
     "rules.backtestrun": {"add": set(), "change": set(), "delete": set()},
@@ -176,6 +180,7 @@ ADMIN_ACTIONS = {
     "console_replayrun_progress": ("get", READERS),
     "console_replayrun_resume": ("post", OPS),
     "console_alert_acknowledge": ("post", OPS),
+    "console_alertchannel_test": ("post", OPS),
     "integrations_outbounddelivery_retry": ("post", OPS),
     "rules_block_backtest": ("post", OPS),
     "rules_backtestrun_progress": ("get", READERS),
@@ -211,6 +216,7 @@ def _action_url(name, world):
         "console_replayrun_progress": [world["replayrun"].pk],
         "console_replayrun_resume": [world["replayrun"].pk],
         "console_alert_acknowledge": [world["alert"].pk],
+        "console_alertchannel_test": [world["alertchannel"]],
         "integrations_outbounddelivery_retry": [world["delivery"]],
         "rules_block_backtest": [Block.objects.get(block_id=world["block"]).pk],
         "rules_backtestrun_progress": [world["backtestrun"]],
