@@ -9,7 +9,9 @@ import json
 import re
 from string import Template
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from integrations.url_guard import UrlRefused, url_target
 
 
 class TemplateError(ValueError):
@@ -70,6 +72,25 @@ def _check_names(text: str) -> None:
             )
 
 
+# Scheme and authority (user, host, port) as the HTTP client (httpx) splits a URL: everything
+# before the path.
+_URL_ORIGIN = re.compile(r"(?:[^:/?#]+:)?(?://[^/?#]*)?")
+
+
+def _check_placement(text: str) -> None:
+    """Refuse a placeholder in the URL's scheme, host or port: an order's values must never
+    choose where hookdesk connects (an order id "127.0.0.1" would otherwise make it post to
+    this machine). Percent-encoding keeps a value from adding a / or ?, so a placeholder in
+    the path or query stays there."""
+    origin_end = _URL_ORIGIN.match(text).end()
+    for match in _Braced.pattern.finditer(text, 0, origin_end):
+        if match["braced"] is not None:
+            raise TemplateError(
+                f"at {_line_col(text, match.start())}: a placeholder may stand only in the "
+                "URL's path or query, never in its scheme, host or port"
+            )
+
+
 def body_render(text: str, values: dict[str, Any]) -> bytes:
     """The body for one event: placeholders replaced by JSON values; the result must be JSON."""
     _check_names(text)
@@ -90,15 +111,17 @@ def body_render(text: str, values: dict[str, Any]) -> bytes:
 def url_render(text: str, values: dict[str, Any]) -> str:
     """The URL for one event: placeholders replaced percent-encoded (never adding a / or ?)."""
     _check_names(text)
+    _check_placement(text)
     rendered = _Braced(text).substitute(
         {
             name: quote("" if values.get(name) is None else str(values.get(name)), safe="")
             for name in PLACEHOLDERS
         }
     )
-    parts = urlsplit(rendered)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TemplateError("the URL must be http:// or https:// with a host name")
+    try:
+        url_target(rendered)
+    except UrlRefused as error:
+        raise TemplateError(str(error)) from None
     return rendered
 
 
@@ -110,3 +133,11 @@ def body_template_validate(text: str) -> str:
 def url_template_validate(text: str) -> str:
     url_render(text, PLACEHOLDERS)
     return text
+
+
+def url_template_origin(text: str) -> str:
+    """The URL with its placeholders left out: its scheme, host and port are those of every
+    URL the template renders, and what the URL guard checks when it is saved."""
+    _check_names(text)
+    _check_placement(text)
+    return _Braced(text).substitute(dict.fromkeys(PLACEHOLDERS, ""))

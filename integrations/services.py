@@ -27,6 +27,7 @@ from integrations.models import (
 )
 from integrations.outbound import deliveries_enqueue, destination_resume, destination_timeout
 from integrations.tls import TlsConfigError, certificates_validate, client_key_validate
+from integrations.url_guard import UrlRefused, url_check
 from webhooks.providers import SCHEMES, get_scheme
 
 logger = logging.getLogger(__name__)
@@ -200,6 +201,22 @@ def _adapter_check(destination: Destination) -> None:
         raise DestinationError(message, field=field)
 
 
+def _url_guard_check(destination: Destination) -> None:
+    """Refuse a URL whose host does not resolve, or resolves to an address destinations may not
+    reach (loopback, private, link-local, ...: integrations.url_guard). The transport checks
+    again at every connection, since the name may resolve elsewhere by then."""
+    try:
+        url_check(get_adapter(destination.adapter).connect_url(destination.url))
+    except UrlRefused as error:
+        raise DestinationError(str(error), field="url") from None
+
+
+def _url_changed(before: Destination | None, after: Destination) -> bool:
+    # A URL is checked when it is set; one kept as it was is checked at every connection
+    # instead, so that editing anything else does not hang on a slow or failing DNS.
+    return before is None or (before.url, before.adapter) != (after.url, after.adapter)
+
+
 def _tls_apply(destination: Destination, tls: dict[str, Any]) -> None:
     """Apply the `tls` object: {"verify", "trust_all", "ca_bundle", "client_cert",
     "client_key", "client_key_password"}; absent keys keep their value, "" clears."""
@@ -305,6 +322,8 @@ def destination_check(
     if tls:
         _tls_apply(scratch, tls)
     _adapter_check(scratch)
+    if _url_changed(destination, scratch):
+        _url_guard_check(scratch)
 
 
 def destination_create(
@@ -330,6 +349,7 @@ def destination_create(
     if tls:
         _tls_apply(destination, tls)
     _adapter_check(destination)
+    _url_guard_check(destination)
     if key:
         destination.key_encrypted = crypto.encrypt(str(key))
     plain = (
@@ -369,6 +389,13 @@ def destination_update(
     if unknown:
         raise DestinationError(f"unknown fields: {', '.join(sorted(unknown))}")
     clean = _clean(changes)
+    changed = copy.copy(destination)
+    for name, value in clean.items():
+        setattr(changed, name, value)
+    if _url_changed(destination, changed):
+        _adapter_check(changed)  # the URL must parse before its host is resolved
+        # Resolved before the row is locked: a slow DNS answer must not hold the lock.
+        _url_guard_check(changed)
     with transaction.atomic():
         # Lock: two operators editing at once must not interleave half of each change.
         destination = Destination.objects.select_for_update().get(pk=destination.pk)

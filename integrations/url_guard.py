@@ -19,6 +19,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 from django.core.exceptions import ImproperlyConfigured
@@ -65,7 +66,7 @@ def url_target(url: str) -> Target:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as error:
-        raise UrlRefused(f"not a valid URL: {error}") from None
+        raise UrlRefused(_unparsable_reason(url, error)) from None
     if parsed.scheme not in DEFAULT_PORTS or not parsed.raw_host:
         raise UrlRefused("the URL must be http:// or https:// with a host name")
     port = parsed.port
@@ -76,6 +77,18 @@ def url_target(url: str) -> Target:
         host=parsed.raw_host.decode("ascii"),
         port=port or DEFAULT_PORTS[parsed.scheme],
     )
+
+
+def _unparsable_reason(url: str, error: Exception) -> str:
+    """Why a URL httpx cannot parse is refused. httpx refuses some spellings of IPv4 that the
+    system reads as an address (octal 0177.0.0.1): those are named by their address's class,
+    so a refusal reads the same however the address is written."""
+    try:
+        host = urlsplit(url).hostname or ""
+        address = ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, TypeError, ValueError):
+        return f"not a valid URL: {error}"
+    return address_refusal(address, allowed_networks()) or f"not a valid URL: {error}"
 
 
 # --- Addresses ------------------------------------------------------------------------------
@@ -204,16 +217,14 @@ def addresses_checked(host: str, port: int) -> list[str]:
     if not addresses:
         raise HostUnresolvable(_UNRESOLVABLE)
     networks = allowed_networks()
-    for address in addresses:
-        refusal = address_refusal(_parsed_address(address), networks)
+    # What is connected to is exactly what was checked: the addresses as parsed here (an IPv6
+    # one keeps its zone, "fe80::1%eth0").
+    parsed = [ipaddress.ip_address(address) for address in addresses]
+    for address in parsed:
+        refusal = address_refusal(address, networks)
         if refusal:
             raise UrlRefused(refusal)
-    return addresses
-
-
-def _parsed_address(address: str) -> IPAddress:
-    # A resolver answers addresses only; an IPv6 one may carry its zone ("fe80::1%eth0").
-    return ipaddress.ip_address(address.partition("%")[0])
+    return [str(address) for address in parsed]
 
 
 def url_check(url: str) -> Target:

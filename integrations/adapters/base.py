@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from integrations.envelopes import envelope_body, notice_data
+from integrations.url_guard import UrlRefused, url_target
 
 STATUSES = ("held", "released", "rejected")
 
@@ -48,10 +48,11 @@ class Adapter:
     ) -> dict[str, str]:
         """Problems with a destination's configuration, by field; empty when usable."""
         errors: dict[str, str] = {}
-        parts = urlsplit(url or "")
         if not self.uses_templates:
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                errors["url"] = "the URL must be http:// or https:// with a host name"
+            try:
+                url_target(url or "")
+            except UrlRefused as error:
+                errors["url"] = str(error)
             if body_template:
                 errors["body_template"] = f"the {self.name} adapter takes no body template"
         if status_mapping and not self.uses_status_mapping:
@@ -66,6 +67,11 @@ class Adapter:
             elif not all(isinstance(v, str) and v.strip() for v in status_mapping.values()):
                 errors["status_mapping"] = "each mapped status must be a non-empty string"
         return errors
+
+    def connect_url(self, url: str) -> str:
+        """A URL with the scheme, host and port every request of this destination goes to:
+        what the URL guard checks when the destination is saved."""
+        return url
 
     def extra_data(self, *, event: OutboundEvent, status_mapping: dict[str, str]) -> dict:
         return {}

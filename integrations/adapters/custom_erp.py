@@ -9,6 +9,7 @@ from integrations.body_templates import (
     body_render,
     body_template_validate,
     url_render,
+    url_template_origin,
     url_template_validate,
 )
 from integrations.envelopes import notice_data
@@ -41,6 +42,11 @@ class CustomErp(Adapter):
             except TemplateError as error:
                 errors["body_template"] = str(error)
         return errors
+
+    def connect_url(self, url: str) -> str:
+        # Placeholders stand only in the path and query (refused elsewhere when saved), so
+        # the template without them has the host of every URL it renders.
+        return url_template_origin(url)
 
     def extra_data(self, *, event: OutboundEvent, status_mapping: dict[str, str]) -> dict:
         status = event.notice["status"]

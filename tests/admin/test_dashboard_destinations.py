@@ -9,7 +9,7 @@ from integrations.services import destination_create
 
 @pytest.mark.django_db
 def test_it_lists_each_destination_with_its_health_on_the_dashboard(client):
-    destination_create(name="Eclipse ERP", url="https://erp.example.invalid/hook")
+    destination_create(name="Eclipse ERP", url="http://127.0.0.1:9/hook")
     health = dashboard_figures()["destinations"]
     assert [(row["name"], row["attempts_24h"], row["success_rate_24h"]) for row in health] == [
         ("Eclipse ERP", 0, None)

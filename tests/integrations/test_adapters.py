@@ -136,7 +136,7 @@ def test_it_refuses_templates_it_cannot_fill_safely(db, template, message):
     with pytest.raises(DestinationError, match=message.replace("$", r"\$").replace("{", r"\{")):
         destination_create(
             name="erp",
-            url="https://erp.example/hook",
+            url="https://127.0.0.1:9/hook",
             adapter="custom_erp",
             status_mapping={"held": "H"},
             body_template=template,
@@ -145,10 +145,10 @@ def test_it_refuses_templates_it_cannot_fill_safely(db, template, message):
 
 def test_it_requires_a_status_mapping_for_a_custom_erp(db):
     with pytest.raises(DestinationError, match="needs a status mapping") as refused:
-        destination_create(name="erp", url="https://erp.example/", adapter="custom_erp")
+        destination_create(name="erp", url="https://127.0.0.1:9/", adapter="custom_erp")
     assert refused.value.field == "status_mapping"
     destination, _ = destination_create(
-        name="erp", url="https://erp.example/", adapter="custom_erp", status_mapping={"held": "H"}
+        name="erp", url="https://127.0.0.1:9/", adapter="custom_erp", status_mapping={"held": "H"}
     )
     with pytest.raises(DestinationError, match="unknown hookdesk statuses"):
         destination_update(destination=destination, status_mapping={"paused": "P"})

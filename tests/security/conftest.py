@@ -98,7 +98,7 @@ def secret_world(make_endpoint, db) -> SecretWorld:
     certificate, private_key = client_certificate()
     world.destination, destination_secret = destination_create(
         name="ERP",
-        url="https://erp.example.invalid/hooks",
+        url="https://127.0.0.1:9/hooks",
         key="destination-key-Hq02mmW7Tn",
         tls={
             "client_cert": certificate,
