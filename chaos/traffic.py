@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from webhooks.providers import get_scheme
+from webhooks.providers import SampleOrder, get_scheme
 from webhooks.providers.automation import EVENT_TYPES as AUTOMATION_EVENT_TYPES
 
 SCHEMES = ("autranex", "procureiq", "automation", "standard")
@@ -110,12 +110,14 @@ def _order_event(rng: random.Random, scheme: str, serial: int) -> Event:
     else:
         event_type = "order.created"
     body = get_scheme(scheme).sample_body(
-        event_id=event_id or "",
-        event_type=event_type,
-        order_id=order_id,
-        amount=amount if amount is not None else Decimal(0),
-        customer_id=customer_id,
-        timestamp=timestamp,
+        SampleOrder(
+            event_id=event_id or "",
+            event_type=event_type,
+            order_id=order_id,
+            amount=amount if amount is not None else Decimal(0),
+            customer_id=customer_id,
+            timestamp=timestamp,
+        )
     )
     return Event(scheme, event_id, event_type, order_id, amount, body)
 

@@ -1,6 +1,7 @@
 """Correctly signed sample deliveries for an endpoint, handed to this console's receiver in
 process or sent over HTTP."""
 
+import dataclasses
 import json
 import secrets
 import sys
@@ -19,7 +20,7 @@ from django.urls import get_script_prefix, resolve
 from core import crypto
 from core.ids import ulid
 from webhooks.models import Endpoint
-from webhooks.providers import SCHEMES, get_scheme
+from webhooks.providers import SCHEMES, SampleOrder, get_scheme
 from webhooks.selectors import secrets_live
 from webhooks.test_traffic import TEST_MARKER_HEADER, test_marker
 
@@ -84,12 +85,14 @@ def sample_delivery(
     event_id = "evt_" + ulid()
     event_type = event_type or scheme.default_event_type
     body = scheme.sample_body(
-        event_id=event_id,
-        event_type=event_type,
-        order_id=order_id or "ord_" + secrets.token_hex(8),
-        amount=amount,
-        customer_id=customer_id or "cus_" + secrets.token_hex(6),
-        timestamp=timestamp,
+        SampleOrder(
+            event_id=event_id,
+            event_type=event_type,
+            order_id=order_id or "ord_" + secrets.token_hex(8),
+            amount=amount,
+            customer_id=customer_id or "cus_" + secrets.token_hex(6),
+            timestamp=timestamp,
+        )
     )
     headers = {"Content-Type": "application/json", "User-Agent": "hookdesk-test-sender/1"}
     if test:
@@ -111,13 +114,14 @@ def sample_fields_dropped(provider: str) -> list[str]:
     (the Automation API's webhook names only the order and its event type). Asked of the
     scheme itself: the body is built twice with different values and compared."""
     scheme = get_scheme(provider)
-    common = {"event_id": "evt_probe", "event_type": scheme.default_event_type,
-              "order_id": "ord_probe", "timestamp": 0}  # fmt: skip
-    first = scheme.sample_body(**common, amount=Decimal("1"), customer_id="cus_a")
+    probe = SampleOrder(event_id="evt_probe", event_type=scheme.default_event_type,
+                        order_id="ord_probe", amount=Decimal("1"), customer_id="cus_a",
+                        timestamp=0)  # fmt: skip
+    first = scheme.sample_body(probe)
     dropped = []
-    if scheme.sample_body(**common, amount=Decimal("2"), customer_id="cus_a") == first:
+    if scheme.sample_body(dataclasses.replace(probe, amount=Decimal("2"))) == first:
         dropped.append("amount")
-    if scheme.sample_body(**common, amount=Decimal("1"), customer_id="cus_b") == first:
+    if scheme.sample_body(dataclasses.replace(probe, customer_id="cus_b")) == first:
         dropped.append("customer")
     return dropped
 

@@ -5,7 +5,6 @@ scheme in webhooks/providers/ is, to show that a provider is one module."""
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from webhooks.providers.base import (
@@ -14,6 +13,7 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     compact_json,
     hmac_sha256,
     invalid,
@@ -86,18 +86,16 @@ class ExampleCo(ProviderScheme):
     ) -> dict[str, str]:
         return {"X-Example-Signature": "sha256=" + hmac_sha256(secret.encode(), body).hex()}
 
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
-        order = {"ref": order_id, "total": str(amount), "currency": "USD", "buyer": customer_id}
-        return json.dumps({"id": event_id, "kind": event_type, "order": order}).encode()
+    def sample_body(self, sample: SampleOrder) -> bytes:
+        order = {
+            "ref": sample.order_id,
+            "total": str(sample.amount),
+            "currency": "USD",
+            "buyer": sample.customer_id,
+        }
+        return json.dumps(
+            {"id": sample.event_id, "kind": sample.event_type, "order": order}
+        ).encode()
 
     def outbound_envelope(
         self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]

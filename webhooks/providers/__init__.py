@@ -9,6 +9,7 @@ from webhooks.providers.base import (
     EnvelopeError,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     SignatureError,
 )
 from webhooks.providers.registry import (
@@ -31,6 +32,7 @@ __all__ = [
     "EnvelopeError",
     "OrderView",
     "ProviderScheme",
+    "SampleOrder",
     "SignatureError",
     "get_scheme",
     "provider_choices",

@@ -4,7 +4,6 @@ no event id (each delivery is its own event). An optional `?key=` names the inst
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from webhooks.providers.base import (
@@ -12,6 +11,7 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     compact_json,
     hmac_sha256,
     invalid,
@@ -89,17 +89,8 @@ class Automation(ProviderScheme):
     ) -> dict[str, str]:
         return {"X-Signature": hmac_sha256(self.secret_key(secret), body).hex()}
 
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
-        return json.dumps({"orderId": order_id, "eventType": event_type}).encode()
+    def sample_body(self, sample: SampleOrder) -> bytes:
+        return json.dumps({"orderId": sample.order_id, "eventType": sample.event_type}).encode()
 
     def outbound_envelope(
         self, *, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]

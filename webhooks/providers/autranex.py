@@ -3,7 +3,6 @@
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from webhooks.providers.base import (
@@ -12,6 +11,7 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     compact_json,
     hmac_sha256,
     invalid,
@@ -124,26 +124,17 @@ class Autranex(ProviderScheme):
         digest = hmac_sha256(self.secret_key(secret), f"{timestamp}.".encode() + body)
         return {"X-Autranex-Signature": f"t={timestamp},v1={digest.hex()}"}
 
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
+    def sample_body(self, sample: SampleOrder) -> bytes:
         return json.dumps(
             {
-                "event_id": event_id,
-                "event_type": event_type,
-                "created_at": timestamp,
+                "event_id": sample.event_id,
+                "event_type": sample.event_type,
+                "created_at": sample.timestamp,
                 "data": {
-                    "order_id": order_id,
-                    "order_value": float(amount),
+                    "order_id": sample.order_id,
+                    "order_value": float(sample.amount),
                     "currency": "USD",
-                    "customer_id": customer_id,
+                    "customer_id": sample.customer_id,
                 },
             }
         ).encode()

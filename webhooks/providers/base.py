@@ -286,6 +286,18 @@ class OrderView:
         return data
 
 
+@dataclass(frozen=True)
+class SampleOrder:
+    """What a test webhook says about its order, for a scheme to write in its own format."""
+
+    event_id: str
+    event_type: str
+    order_id: str
+    amount: Decimal
+    customer_id: str
+    timestamp: int
+
+
 class ProviderScheme(ABC):
     """One provider's wire format: how its deliveries are signed and what its envelope means."""
 
@@ -338,16 +350,7 @@ class ProviderScheme(ABC):
         """The headers a sender of this scheme attaches to `body`."""
 
     @abstractmethod
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
+    def sample_body(self, sample: SampleOrder) -> bytes:
         """A realistic delivery body of this scheme, for test webhooks."""
 
     @abstractmethod

@@ -5,7 +5,6 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from webhooks.providers.base import (
@@ -14,6 +13,7 @@ from webhooks.providers.base import (
     Envelope,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     compact_json,
     hmac_sha256,
     invalid,
@@ -144,29 +144,24 @@ class ProcureIQ(ProviderScheme):
             headers["X-ProcureIQ-Delivery"] = f"dlv_{event_id}"
         return headers
 
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
-        data: dict = {"orderId": order_id, "userId": customer_id}
-        if event_type.startswith("payment."):
-            data.update(paymentId=f"pay_{event_id[-20:]}", amount=float(amount), currency="USD")
-        elif event_type.startswith("user."):
-            data = {"userId": customer_id}
+    def sample_body(self, sample: SampleOrder) -> bytes:
+        data: dict = {"orderId": sample.order_id, "userId": sample.customer_id}
+        if sample.event_type.startswith("payment."):
+            data.update(
+                paymentId=f"pay_{sample.event_id[-20:]}",
+                amount=float(sample.amount),
+                currency="USD",
+            )
+        elif sample.event_type.startswith("user."):
+            data = {"userId": sample.customer_id}
         else:
-            data.update(totalAmount=float(amount), currency="USD", itemCount=1)
+            data.update(totalAmount=float(sample.amount), currency="USD", itemCount=1)
         return json.dumps(
             {
-                "id": event_id,
-                "type": event_type,
+                "id": sample.event_id,
+                "type": sample.event_type,
                 "version": "1.0",
-                "created": timestamp,
+                "created": sample.timestamp,
                 "data": data,
                 "metadata": {"procureiqVersion": "1.0.0", "environment": "sandbox"},
             }

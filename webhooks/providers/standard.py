@@ -7,7 +7,6 @@ import json
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from webhooks.providers.base import (
@@ -17,6 +16,7 @@ from webhooks.providers.base import (
     EnvelopeError,
     OrderView,
     ProviderScheme,
+    SampleOrder,
     compact_json,
     hmac_sha256,
     invalid,
@@ -154,25 +154,16 @@ class Standard(ProviderScheme):
             "webhook-signature": f"v1,{digest}",
         }
 
-    def sample_body(
-        self,
-        *,
-        event_id: str,
-        event_type: str,
-        order_id: str,
-        amount: Decimal,
-        customer_id: str,
-        timestamp: int,
-    ) -> bytes:
+    def sample_body(self, sample: SampleOrder) -> bytes:
         return json.dumps(
             {
-                "type": event_type,
-                "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat(),
+                "type": sample.event_type,
+                "timestamp": datetime.fromtimestamp(sample.timestamp, UTC).isoformat(),
                 "data": {
-                    "order_id": order_id,
-                    "order_value": float(amount),
+                    "order_id": sample.order_id,
+                    "order_value": float(sample.amount),
                     "currency": "USD",
-                    "customer_id": customer_id,
+                    "customer_id": sample.customer_id,
                 },
             }
         ).encode()
