@@ -8,11 +8,15 @@ integrations.outbound.deliveries_create_for_hold, in batches as decisions commit
 * **with a hanging destination**: the same sink, plus a destination whose receiver accepts
   connections and never answers (connection timeout PT2S). Every hold is owed to both.
 
-Figures: deliveries/s to the healthy sink (first commit to last success), p50/p99 of decision to
-delivered, and what the hanging destination cost (attempts made, deliveries deferred by its open
-circuit). The healthy rate with a hanging destination should stay close to the rate alone.
+Each run writes the holds twice: first as a burst (as fast as decisions commit), for
+deliveries/s to the healthy sink (first decision to last success); then paced at --rate holds/s
+for --paced-seconds, for p50/p99 of decision to delivered at that rate. Also reported: what the
+hanging destination cost (attempts made, deliveries deferred by its open circuit), deliveries
+that needed a retry, and the sink's own ceiling, measured in the same run by a client process
+posting to it from 50 threads. The healthy rate with a hanging destination should stay close
+to the rate alone.
 
-    .venv/bin/python bench/outbound.py [--holds N] [--broker orm|redis] [--json]
+    .venv/bin/python bench/outbound.py [--holds N] [--broker orm|redis] [--rate R] [--json]
 
 Needs PostgreSQL on 127.0.0.1 (user postgres, trust auth); Redis for --broker redis.
 """
@@ -62,8 +66,9 @@ def answer_ok(headers, body: bytes) -> tuple[int, bytes]:
     return 200, b'{"ok":true}'
 
 
-def make_holds(count: int) -> None:
-    """Held orders as processing leaves them, each decision committing with its outbox rows."""
+def make_holds(count: int, *, rate: float | None = None, prefix: str = "b") -> None:
+    """Held orders as processing leaves them, each decision committing with its outbox rows:
+    as fast as they commit, or `rate` a second."""
     from django.db import transaction
     from django.utils import timezone
 
@@ -73,8 +78,11 @@ def make_holds(count: int) -> None:
     from webhooks.services import endpoint_create
 
     endpoint, _ = endpoint_create(slug=f"bench-{time.time_ns()}", provider="autranex")
-    batch = 25
+    batch = 25 if rate is None else max(1, round(rate / 20))
+    began = time.monotonic()
     for start in range(0, count, batch):
+        if rate is not None:
+            time.sleep(max(0.0, began + start / rate - time.monotonic()))
         with transaction.atomic():
             now = timezone.now()
             numbers = range(start, min(start + batch, count))
@@ -82,7 +90,7 @@ def make_holds(count: int) -> None:
                 [
                     Event(
                         endpoint=endpoint,
-                        provider_event_id=f"evt_b{n}",
+                        provider_event_id=f"evt_{prefix}{n}",
                         event_type="order.held",
                         body=b"{}",
                         body_sha256="0" * 64,
@@ -92,7 +100,9 @@ def make_holds(count: int) -> None:
                     for n in numbers
                 ]
             )
-            orders = Order.objects.bulk_create([Order(order_id=f"ord_b{n}") for n in numbers])
+            orders = Order.objects.bulk_create(
+                [Order(order_id=f"ord_{prefix}{n}") for n in numbers]
+            )
             holds = HeldOrder.objects.bulk_create(
                 [
                     HeldOrder(
@@ -115,11 +125,67 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
-def run(*, holds: int, broker: str, hanging: bool, timeout: float) -> dict:
+# The sink's ceiling: a client process posting to it from many threads, as the drains do.
+CEILING_CLIENT = """
+import sys, threading, time, httpx
+url, seconds, threads = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+counts, stop = [0] * threads, time.monotonic() + seconds
+def post(i):
+    with httpx.Client(limits=httpx.Limits(max_connections=1)) as client:
+        while time.monotonic() < stop:
+            client.post(url, content=b'{"event_type":"order.held"}')
+            counts[i] += 1
+workers = [threading.Thread(target=post, args=(i,)) for i in range(threads)]
+[w.start() for w in workers]; [w.join() for w in workers]
+print(sum(counts) / seconds)
+"""
+
+
+def sink_ceiling(url: str, *, seconds: float = 4.0, threads: int = 50) -> float:
+    output = subprocess.run(
+        [PY, "-c", CEILING_CLIENT, url, str(seconds), str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return round(float(output.stdout.strip()), 1)
+
+
+def _wait_for_successes(destination, count: int, deadline: float) -> int:
+    from integrations.models import DeliveryStatus, OutboundDelivery
+
+    done = 0
+    while time.monotonic() < deadline:
+        done = OutboundDelivery.objects.filter(
+            destination=destination, status=DeliveryStatus.SUCCEEDED
+        ).count()
+        if done >= count:
+            break
+        time.sleep(0.2)
+    return done
+
+
+def _latencies(destination, prefix: str) -> list[float]:
+    from integrations.models import DeliveryStatus, OutboundDelivery
+
+    return [
+        (succeeded - created).total_seconds()
+        for created, succeeded in OutboundDelivery.objects.filter(
+            destination=destination,
+            status=DeliveryStatus.SUCCEEDED,
+            order_id__startswith=f"ord_{prefix}",
+        ).values_list("created_at", "succeeded_at")
+    ]
+
+
+def run(
+    *, holds: int, broker: str, hanging: bool, timeout: float, rate: float, paced_seconds: float
+) -> dict:
     env = env_for(broker)
     fresh_database(env)
     stack.django_setup(env)
     from django.db import connections
+    from django.db.models import Max, Min
 
     from integrations.models import DeliveryStatus, OutboundAttempt, OutboundDelivery
     from integrations.services import destination_create
@@ -132,24 +198,21 @@ def run(*, holds: int, broker: str, hanging: bool, timeout: float) -> dict:
         with stack.running(stack.qcluster(env, workers=2), timeout=30):
             time.sleep(3)  # the cluster's workers are up
             log(f"{'with' if hanging else 'without'} a hanging destination: {holds} holds")
+            ceiling = sink_ceiling(sink.url)
             started = time.monotonic()
-            make_holds(holds)
-            deadline = started + timeout
-            done = 0
-            while time.monotonic() < deadline:
-                done = OutboundDelivery.objects.filter(
-                    destination=healthy, status=DeliveryStatus.SUCCEEDED
-                ).count()
-                if done >= holds:
-                    break
-                time.sleep(0.2)
-            elapsed = time.monotonic() - started
-            latencies = [
-                (succeeded - created).total_seconds()
-                for created, succeeded in OutboundDelivery.objects.filter(
-                    destination=healthy, status=DeliveryStatus.SUCCEEDED
-                ).values_list("created_at", "succeeded_at")
-            ]
+            make_holds(holds, prefix="b")
+            done = _wait_for_successes(healthy, holds, started + timeout)
+            burst = OutboundDelivery.objects.filter(
+                destination=healthy, status=DeliveryStatus.SUCCEEDED, order_id__startswith="ord_b"
+            ).aggregate(first=Min("created_at"), last=Max("succeeded_at"))
+            span = (burst["last"] - burst["first"]).total_seconds() if done else 0.0
+            burst_latencies = _latencies(healthy, "b")
+            paced = round(rate * paced_seconds)
+            log(f"paced: {paced} holds at {rate:g}/s")
+            make_holds(paced, rate=rate, prefix="p")
+            _wait_for_successes(healthy, holds + paced, time.monotonic() + timeout)
+            paced_latencies = _latencies(healthy, "p")
+            retried = OutboundDelivery.objects.filter(destination=healthy, attempts__gt=1).count()
             hanging_attempts = OutboundAttempt.objects.filter(
                 delivery__destination__name="hanging"
             ).count()
@@ -161,10 +224,14 @@ def run(*, holds: int, broker: str, hanging: bool, timeout: float) -> dict:
         "hanging_destination": hanging,
         "holds": holds,
         "delivered": done,
-        "seconds": round(elapsed, 2),
-        "deliveries_per_second": round(done / elapsed, 1) if elapsed else 0.0,
-        "p50_decision_to_delivered_s": round(percentile(latencies, 0.5), 3),
-        "p99_decision_to_delivered_s": round(percentile(latencies, 0.99), 3),
+        "seconds": round(span, 2),
+        "deliveries_per_second": round(done / span, 1) if span else 0.0,
+        "sink_ceiling_per_second": ceiling,
+        "burst_p99_decision_to_delivered_s": round(percentile(burst_latencies, 0.99), 3),
+        "paced_rate": rate,
+        "p50_decision_to_delivered_s": round(percentile(paced_latencies, 0.5), 3),
+        "p99_decision_to_delivered_s": round(percentile(paced_latencies, 0.99), 3),
+        "retried": retried,
         "hanging_attempts": hanging_attempts,
         "hanging_deferred_without_attempt": hanging_pending,
     }
@@ -172,36 +239,27 @@ def run(*, holds: int, broker: str, hanging: bool, timeout: float) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--holds", type=int, default=500)
-    parser.add_argument("--broker", choices=["orm", "redis"], default="orm")
+    parser.add_argument("--holds", type=int, default=3000)
+    parser.add_argument("--broker", choices=["orm", "redis"], default="redis")
+    parser.add_argument("--rate", type=float, default=100.0, help="holds/s of the paced run")
+    parser.add_argument("--paced-seconds", type=float, default=15.0)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["alone", "hanging"])
     args = parser.parse_args()
+    options = {"holds": args.holds, "broker": args.broker, "timeout": args.timeout,
+               "rate": args.rate, "paced_seconds": args.paced_seconds}  # fmt: skip
     results = []
     for hanging in (False, True):
         if args.only and args.only != ("hanging" if hanging else "alone"):
             continue
-        # Each run in its own process: Django is set up once per process.
         if args.only:
-            results.append(
-                run(holds=args.holds, broker=args.broker, hanging=hanging, timeout=args.timeout)
-            )
+            results.append(run(hanging=hanging, **options))
             continue
+        # Each run in its own process: Django is set up once per process.
+        flags = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
         output = subprocess.run(
-            [
-                PY,
-                __file__,
-                "--holds",
-                str(args.holds),
-                "--broker",
-                args.broker,
-                "--timeout",
-                str(args.timeout),
-                "--json",
-                "--only",
-                "hanging" if hanging else "alone",
-            ],
+            [PY, __file__, *flags, "--json", "--only", "hanging" if hanging else "alone"],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -211,18 +269,24 @@ def main() -> int:
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"outbound deliveries ({args.broker} broker, 2 workers, {args.holds} holds)")
     print(
-        f"{'run':<28}{'delivered':>10}{'per s':>8}{'p50 s':>8}{'p99 s':>8}"
-        f"{'hang attempts':>15}{'hang deferred':>15}"
+        f"outbound deliveries ({args.broker} broker, 2 workers): a burst of {args.holds} holds,"
+        f" then {args.rate:g} holds/s for {args.paced_seconds:g} s"
+    )
+    print(
+        f"{'run':<28}{'per s':>8}{'sink max':>10}{'ratio':>7}{'burst p99':>10}"
+        f"{'p50 s':>8}{'p99 s':>8}{'retried':>8}{'hang att.':>10}{'hang def.':>10}"
     )
     for r in results:
         name = "with a hanging destination" if r["hanging_destination"] else "healthy sink alone"
+        ratio = r["deliveries_per_second"] / r["sink_ceiling_per_second"]
         print(
-            f"{name:<28}{r['delivered']:>10}{r['deliveries_per_second']:>8}"
+            f"{name:<28}{r['deliveries_per_second']:>8}{r['sink_ceiling_per_second']:>10}"
+            f"{ratio:>7.2f}{r['burst_p99_decision_to_delivered_s']:>10}"
             f"{r['p50_decision_to_delivered_s']:>8}{r['p99_decision_to_delivered_s']:>8}"
-            f"{r['hanging_attempts']:>15}{r['hanging_deferred_without_attempt']:>15}"
+            f"{r['retried']:>8}{r['hanging_attempts']:>10}{r['hanging_deferred_without_attempt']:>10}"
         )
+    print("p50/p99: decision to delivered in the paced run; burst p99: in the burst.")
     return 0
 
 

@@ -67,7 +67,9 @@ def test_failing_for_longer_than_the_setting_disables_and_keeps_the_deliveries(
     assert destination.active is False
     assert "every attempt failed from" in destination.disabled_reason
     assert disabled_events == [(destination.pk, destination.disabled_reason)]
-    audit = AuditEntry.objects.filter(object_type="destination", object_id=destination.pk).latest("id")
+    audit = AuditEntry.objects.filter(object_type="destination", object_id=destination.pk).latest(
+        "id"
+    )
     assert (audit.before, audit.after) == ({"active": True}, {"active": False})
     assert OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING).count() == 2
     assert drain.destination_drain(destination_id=destination.pk) == 0  # nothing goes out
