@@ -47,7 +47,7 @@ API = [
     ("event-replay", "post", "/api/v2/events/{event}/replay/", {}, OPS),
     ("destination-list", "get", "/api/v2/destinations/", None, READERS),
     ("destination-list", "post", "/api/v2/destinations/",
-     {"name": "d", "url": "https://erp.example.invalid/"}, OPS),
+     {"name": "d", "url": "http://127.0.0.1:9/"}, OPS),
     ("destination-detail", "get", "/api/v2/destinations/{destination}/", None, READERS),
     ("destination-detail", "patch", "/api/v2/destinations/{destination}/", {"name": "e"}, OPS),
     ("destination-deliveries", "get", "/api/v2/destinations/{destination}/deliveries/", None,
