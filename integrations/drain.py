@@ -75,6 +75,16 @@ def _claim_batch(
 ) -> tuple[Destination | None, list[tuple[OutboundDelivery, datetime]], bool]:
     """Claim what the destination may be sent now: (destination, [(delivery, start)], whether
     more was due than was claimed)."""
+    # An open circuit claims nothing: answered without a lock or a query over its deliveries,
+    # since every decision owed to a dead receiver wakes its drain.
+    paused_until = (
+        Destination.objects.filter(pk=destination_id, active=True)
+        .values_list("paused_until", flat=True)
+        .first()
+    )
+    if paused_until is not None and paused_until > now:
+        _look_again_at(paused_until, destination_id)
+        return None, [], False
     with transaction.atomic():
         destination = (
             Destination.objects.select_for_update().filter(pk=destination_id, active=True).first()
@@ -97,16 +107,15 @@ def _claim_batch(
                 )
         if admission.retry_at is not None and len(taken) < len(due):
             # Held back by a limit: look again when it allows more.
-            due_at(
-                admission.retry_at,
-                task_names.DRAIN_DESTINATION,
-                destination.pk,
-                timeout=DESTINATION_WAKEUPS.timeout,
-            )
+            _look_again_at(admission.retry_at, destination.pk)
     for delivery, _ in taken:
         delivery.attempts += 1
         delivery.destination = destination
     return destination, taken, len(due) == batch and len(taken) == len(due)
+
+
+def _look_again_at(when: datetime, destination_id: str) -> None:
+    due_at(when, task_names.DRAIN_DESTINATION, destination_id, timeout=DESTINATION_WAKEUPS.timeout)
 
 
 def _make_at(delivery: OutboundDelivery, destination: Destination, start: datetime) -> dict:

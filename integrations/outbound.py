@@ -223,6 +223,7 @@ def _transport(destination: Destination) -> Transport:
         timeout=destination_timeout(destination),
         ssl_context=lambda: ssl_context(**crypto_fields.destination_tls(destination)),
         user_agent=conf()["USER_AGENT"],
+        connections=conf()["SEND_CONCURRENCY"],
     )
 
 

@@ -112,8 +112,12 @@ class Transport:
         timeout: float,
         ssl_context: Callable[[], ssl.SSLContext],
         user_agent: str,
+        connections: int = 4,
     ):
         self.key = key
+        # Connections kept open to the destination, per process: as many as a drain sends at
+        # once, so its threads do not queue for a connection or open a new one each time.
+        self.connections = connections
         self.timeout = timeout
         # Called only when no client is kept for `key`: loading CA stores and client
         # certificates is the expensive part of a new client.
@@ -129,7 +133,10 @@ class Transport:
             client = httpx.Client(
                 transport=GuardedTransport(
                     ssl_context=self.ssl_context(),
-                    limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                    limits=httpx.Limits(
+                        max_connections=self.connections,
+                        max_keepalive_connections=self.connections,
+                    ),
                 ),
                 timeout=httpx.Timeout(self.timeout),
                 follow_redirects=False,  # a receiver answers itself; a 3xx is a failure
