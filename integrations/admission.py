@@ -5,7 +5,8 @@ destination takes, whichever worker or cluster makes it: each claim sees the oth
 circuit and the limits hold across processes. In order:
 
 1. **The circuit.** After a timeout or a refused connection the destination is paused; while it
-   is failing, one delivery at a time probes it.
+   is failing, and before it has ever answered, one delivery at a time probes it. So a new
+   receiver that never answers ties up one send for one timeout, not a whole batch.
 2. **`max_in_flight`.** Deliveries claimed and not yet answered count against it.
 3. **`rate_limit`.** Starts are spaced `1 / rate_limit` seconds apart (a GCRA without burst):
    `Destination.rate_next_at` is the earliest start the next claim may have, moved on by each
@@ -56,7 +57,7 @@ def admit(
     limit grants is reserved: the caller saves `destination.rate_next_at`, under the lock."""
     if destination.paused_until and destination.paused_until > now:
         return Admission(retry_at=destination.paused_until, why="destination circuit open")
-    if destination.consecutive_failures:
+    if destination.consecutive_failures or destination.last_success_at is None:
         busy_until = _probe_until(destination, now)
         if busy_until is not None:
             return Admission(retry_at=busy_until, why="failing destination is being probed")

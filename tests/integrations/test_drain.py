@@ -20,11 +20,18 @@ def _holds(hold_order, count: int) -> list:
     return [hold_order(f"ord_{n:03d}") for n in range(count)]
 
 
+def _answered_before(destination) -> None:
+    """A destination that has answered before: a drain sends it a whole batch at once."""
+    Destination.objects.filter(pk=destination.pk).update(last_success_at=timezone.now())
+    destination.refresh_from_db()
+
+
 def test_a_drain_sends_every_due_delivery_of_its_destination_at_once(
     hold_order, make_destination, sinks
 ):
     sink = sinks([Reply(delay=0.3)])
     destination, secret = make_destination(sink.url)
+    _answered_before(destination)
     other, _ = make_destination(sinks().url)
     _holds(hold_order, 8)
 
@@ -42,10 +49,9 @@ def test_a_drain_sends_every_due_delivery_of_its_destination_at_once(
     ) == {DeliveryStatus.PENDING}
 
 
-def test_a_drain_takes_at_most_a_batch_and_leaves_the_rest_due(
-    hold_order, make_destination, sinks
-):
+def test_a_drain_takes_at_most_a_batch_and_leaves_the_rest_due(hold_order, make_destination, sinks):
     destination, _ = make_destination(sinks().url)
+    _answered_before(destination)
     _holds(hold_order, 5)
 
     assert drain.destination_drain(destination_id=destination.pk, batch=3) == 3
@@ -80,6 +86,7 @@ def test_max_in_flight_caps_what_is_claimed_while_others_are_in_flight(
     hold_order, make_destination, sinks
 ):
     destination, _ = make_destination(sinks().url, max_in_flight=2)
+    _answered_before(destination)
     _holds(hold_order, 5)
     now = timezone.now()
 
@@ -94,6 +101,7 @@ def test_a_rate_limit_spaces_the_starts_and_holds_across_claims(
     hold_order, make_destination, sinks
 ):
     destination, _ = make_destination(sinks().url, rate_limit=5)
+    _answered_before(destination)
     _holds(hold_order, 12)
     now = timezone.now()
 
@@ -108,6 +116,17 @@ def test_a_rate_limit_spaces_the_starts_and_holds_across_claims(
     assert more == []
     destination.refresh_from_db()
     assert destination.rate_next_at == now + timedelta(seconds=1.2)
+
+
+def test_a_destination_that_never_answered_is_probed_with_one_delivery_first(
+    hold_order, make_destination, sinks
+):
+    sink = sinks()
+    destination, _ = make_destination(sink.url)
+    _holds(hold_order, 4)
+
+    assert drain.destination_drain(destination_id=destination.pk) == 1  # the probe
+    assert drain.destination_drain(destination_id=destination.pk) == 3  # it answered: the rest
 
 
 def test_a_failing_destination_is_probed_by_one_delivery_at_a_time(
