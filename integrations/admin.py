@@ -195,6 +195,15 @@ class DestinationForm(forms.ModelForm):
         return cleaned
 
 
+def _duration_words(seconds: int) -> str:
+    """5 days, 3 hours, 90 s: the largest whole unit."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} s"
+
+
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     form = DestinationForm
@@ -230,6 +239,10 @@ class DestinationAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("id", "name", "adapter", "url", "active", "disabled_reason")}),
+        (
+            "Health",
+            {"fields": ("health", "circuit", "pending_deliveries", "created_at", "updated_at")},
+        ),
         (
             "Events",
             {"fields": ("event_types", "block_id", "scope", "status_mapping", "body_template")},
@@ -267,10 +280,6 @@ class DestinationAdmin(admin.ModelAdmin):
                     "client_key_password",
                 )
             },
-        ),
-        (
-            "Health",
-            {"fields": ("health", "circuit", "pending_deliveries", "created_at", "updated_at")},
         ),
     )
     actions = ["rotate_secrets"]
@@ -367,10 +376,10 @@ class DestinationAdmin(admin.ModelAdmin):
         if state == "probing":
             return format_html(
                 "<strong>probing</strong>: {} failures in a row since {}; one delivery at a time"
-                " until one succeeds (disabled after {} s of failures)",
+                " until one succeeds (switched off after {} of failures)",
                 obj.consecutive_failures,
                 moment(obj.failing_since),
-                obj.disable_after_seconds,
+                _duration_words(obj.disable_after_seconds),
             )
         return format_html("<strong>{}</strong>", state)
 
@@ -390,29 +399,24 @@ class DestinationAdmin(admin.ModelAdmin):
         if not rows:
             return "none"
         now = timezone.now()
+        # A list, not a table: it wraps at phone width instead of being cut off.
         items = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<li><a href="{}">{}</a> · {} · {}: <strong>{}</strong></li>',
             (
                 (
                     reverse("admin:integrations_outbounddelivery_change", args=[d.pk]),
                     d.order_id or d.pk,
                     d.event_type,
-                    d.attempts,
+                    f"retry {d.attempts}" if d.attempts else "first attempt",
                     "sending now"
                     if d.claimed_until and d.claimed_until > now
                     else moment(d.next_attempt_at),
-                    "retry" if d.attempts else "first attempt",
                 )
                 for d in rows
             ),
         )
-        return format_html(
-            '<table class="pending-deliveries"><thead><tr><th>Order</th><th>Event</th>'
-            "<th>Attempts</th><th>Next attempt</th><th></th></tr></thead><tbody>{}</tbody>"
-            "</table>",
-            items,
-        )
+        return format_html('<ul class="pending-deliveries">{}</ul>', items)
 
     def save_model(self, request, obj, form, change):
         values = form.service_values()
