@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
+from rules.block_stats import block_stats, stats_period_parse
 from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order
 from rules.serializers import (
     BacktestInputSerializer,
@@ -18,6 +19,8 @@ from rules.serializers import (
     BacktestRunAcceptedSerializer,
     BacktestRunSerializer,
     BlockSerializer,
+    BlockStatsQuerySerializer,
+    BlockStatsSerializer,
     BlockVersionSerializer,
     DecisionInputSerializer,
     HoldSerializer,
@@ -126,6 +129,7 @@ class BlockViewSet(
         "list": "rules.view_block",
         "retrieve": "rules.view_block",
         "versions": "rules.view_block",
+        "stats": "rules.view_block",
         "create": "rules.add_block",
         "partial_update": "rules.change_block",
         "backtest": "rules.change_block",
@@ -155,6 +159,20 @@ class BlockViewSet(
     def versions(self, request, block_id=None):
         block = self.get_object()
         return Response(BlockVersionSerializer(block.versions.all(), many=True).data)
+
+    @extend_schema(
+        parameters=[BlockStatsQuerySerializer],
+        responses={200: BlockStatsSerializer, 400: ERROR_SCHEMA},
+        description="The block's holds created in [since, until) (default: the 30 days up to "
+        "now) by outcome, its reject rate, median time to decision and shadow matches.",
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request, block_id=None):
+        block = self.get_object()
+        since, until = stats_period_parse(
+            since=request.query_params.get("since"), until=request.query_params.get("until")
+        )
+        return Response(block_stats(block=block, since=since, until=until).as_json())
 
     @extend_schema(
         request=BacktestInputSerializer,

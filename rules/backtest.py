@@ -11,14 +11,22 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core import task_names
 from core.jobs import JobTable
 from rules.evaluation import Match, compiled, reasons_for, signals_needed
-from rules.models import BacktestRun, BacktestStatus, Block, BlockAction, Order
+from rules.models import (
+    BacktestRun,
+    BacktestStatus,
+    Block,
+    BlockAction,
+    HeldOrder,
+    HoldStatus,
+    Order,
+)
 from rules.risk_signals import SignalInputs, ofac_regions, signals_compute, signals_for_json
 from webhooks.models import Event, EventStatus
 from webhooks.providers import OrderView
@@ -27,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
 MAX_EVENTS = 200_000
+# Order ids per query when looking up what became of the matched orders: an IN list this long
+# stays well inside PostgreSQL's parameter limit and plans as an index lookup.
+OUTCOME_BATCH = 5000
+# What became of an order, by its latest hold; `never_held` when it has none.
+OUTCOME_OF_STATUS = {HoldStatus.HELD: "open", HoldStatus.RELEASED: "released",
+                     HoldStatus.REJECTED: "rejected"}  # fmt: skip
+
+
+def outcomes_empty() -> dict[str, int]:
+    return {"rejected": 0, "released": 0, "open": 0, "never_held": 0}
 
 
 @dataclass
@@ -40,6 +58,7 @@ class BacktestResult:
     total_value: Decimal = Decimal("0")
     sample: list[dict] = field(default_factory=list)
     truncated: bool = False
+    outcomes: dict[str, int] = field(default_factory=outcomes_empty)
 
     def as_json(self) -> dict:
         return {
@@ -53,6 +72,7 @@ class BacktestResult:
             "total_value": str(self.total_value),
             "sample": self.sample,
             "truncated": self.truncated,
+            "outcomes": dict(self.outcomes),
         }
 
     @classmethod
@@ -68,6 +88,8 @@ class BacktestResult:
             total_value=Decimal(data["total_value"]),
             sample=list(data["sample"]),
             truncated=data["truncated"],
+            # A run started before outcomes were counted goes on from none.
+            outcomes={**outcomes_empty(), **data.get("outcomes", {})},
         )
 
 
@@ -102,17 +124,46 @@ def backtest_events(
     return events
 
 
+def order_outcomes(order_ids: list[str]) -> dict[str, int]:
+    """What became of these orders, each counted once by its latest hold, whichever block (or
+    upstream) made it: `open`, `released`, `rejected`, or `never_held`. One grouped query per
+    OUTCOME_BATCH orders; an order id with no order row (too long to key one) was never held."""
+    counts = outcomes_empty()
+    for start in range(0, len(order_ids), OUTCOME_BATCH):
+        batch = order_ids[start : start + OUTCOME_BATCH]
+        latest = HeldOrder.objects.filter(order=OuterRef("pk")).order_by("-created_at", "-pk")
+        rows = (
+            Order.objects.filter(order_id__in=batch)
+            .annotate(latest_status=Subquery(latest.values("status")[:1]))
+            .values("latest_status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        held = 0
+        for row in rows:
+            if row["latest_status"] is not None:
+                counts[OUTCOME_OF_STATUS[row["latest_status"]]] += row["n"]
+                held += row["n"]
+        counts["never_held"] += len(batch) - held
+    return counts
+
+
 @dataclass
 class BacktestScan:
     """A backtest's evaluation loop with everything it carries from one chunk to the next: the
     result so far, the orders already matched (each order counts once, at its first matching
-    event) and the last event evaluated, in (received_at, id) order."""
+    event) and the last event evaluated, in (received_at, id) order.
+
+    The outcomes of the orders matched are counted at the end of each `run()` for the orders it
+    newly matched, so a run's chunks add them up as they go (and a cancelled run keeps those of
+    the chunks it saved), each with one query over the holds."""
 
     block: Block
     result: BacktestResult
     matched_orders: set[str] = field(default_factory=set)
     cursor: tuple[datetime, str] | None = None
     finished: bool = False
+    newly_matched: list[str] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -161,7 +212,16 @@ class BacktestScan:
     def run(self, *, max_events: int | None = None, deadline: float | None = None) -> None:
         """Evaluate the events left: all of them, or at most `max_events`, stopping after the
         event that passes `deadline` (a time.monotonic() value). Sets `finished` when none is
-        left, or when MAX_EVENTS were evaluated (the result then says `truncated`)."""
+        left, or when MAX_EVENTS were evaluated (the result then says `truncated`). Then counts
+        what became of the orders it matched."""
+        self._scan(max_events=max_events, deadline=deadline)
+        outcomes = order_outcomes(self.newly_matched)
+        self.result.outcomes = {
+            name: self.result.outcomes.get(name, 0) + count for name, count in outcomes.items()
+        }
+        self.newly_matched = []
+
+    def _scan(self, *, max_events: int | None, deadline: float | None) -> None:
         condition = compiled(self.block.condition)
         names = signals_needed([self.block])
         ofac = ofac_regions()
@@ -196,6 +256,7 @@ class BacktestScan:
         if not evaluation.matched:
             return
         self.matched_orders.add(event.order_id)
+        self.newly_matched.append(event.order_id)
         result.orders_matched = len(self.matched_orders)
         value = signals["order_value"]
         if value is not None:

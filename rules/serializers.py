@@ -160,6 +160,16 @@ class BacktestInputSerializer(serializers.Serializer):
         return attrs
 
 
+class BacktestOutcomesSerializer(serializers.Serializer):
+    """What became of the orders the block matched, by each order's latest hold (any block's
+    or upstream's): still open, released, rejected, or never held at all."""
+
+    rejected = serializers.IntegerField()
+    released = serializers.IntegerField()
+    open = serializers.IntegerField()
+    never_held = serializers.IntegerField()
+
+
 class BacktestResultSerializer(serializers.Serializer):
     """What a block would have held: `BacktestResult.as_json()` and the run it came from."""
 
@@ -174,6 +184,42 @@ class BacktestResultSerializer(serializers.Serializer):
     total_value = serializers.CharField(help_text="A decimal, as a string.")
     sample = serializers.ListField(child=serializers.DictField())
     truncated = serializers.BooleanField()
+    outcomes = BacktestOutcomesSerializer()
+
+
+class BlockStatsQuerySerializer(serializers.Serializer):
+    """The period, as query parameters; `rules.block_stats.stats_period_parse` reads them."""
+
+    since = serializers.CharField(
+        required=False, help_text="ISO 8601 date or date and time. Default: 30 days before until."
+    )
+    until = serializers.CharField(required=False, help_text="Exclusive. Default: now.")
+
+
+class BlockStatsDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    open = serializers.IntegerField()
+    released = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class BlockStatsSerializer(serializers.Serializer):
+    """`rules.block_stats.BlockStats.as_json()`: a block's holds created in [since, until)."""
+
+    holds = serializers.IntegerField()
+    open = serializers.IntegerField()
+    released = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    reject_rate = serializers.FloatField(
+        allow_null=True, help_text="rejected / (released + rejected); null when none decided."
+    )
+    median_seconds_to_decision = serializers.FloatField(allow_null=True)
+    shadow_matches = serializers.IntegerField(
+        help_text="Shadow decisions the block recorded in the period."
+    )
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    per_day = BlockStatsDaySerializer(many=True)
 
 
 class BacktestProgressSerializer(serializers.Serializer):

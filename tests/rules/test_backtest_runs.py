@@ -276,7 +276,7 @@ def test_it_shows_a_finished_run_with_links(operator, orders, block):
 # --- The API -----------------------------------------------------------------------------------
 
 RESULT_KEYS = {"id", "block_id", "action", "since", "until", "events_evaluated", "orders_matched",
-               "would_hold", "total_value", "sample", "truncated"}  # fmt: skip
+               "would_hold", "total_value", "sample", "truncated", "outcomes"}  # fmt: skip
 
 
 def test_it_answers_a_short_backtest_at_once(api, orders, block):

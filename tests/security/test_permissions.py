@@ -39,6 +39,7 @@ API = [
     ("block-detail", "get", "/api/v2/blocks/{block}/", None, READERS),
     ("block-detail", "patch", "/api/v2/blocks/{block}/", {"priority": 5}, OPS),
     ("block-versions", "get", "/api/v2/blocks/{block}/versions/", None, READERS),
+    ("block-stats", "get", "/api/v2/blocks/{block}/stats/", None, READERS),
     ("block-backtest", "post", "/api/v2/blocks/{block}/backtest/", {}, OPS),
     ("backtest-detail", "get", "/api/v2/backtests/{backtestrun}/", None, OPS),
     ("backtest-cancel", "post", "/api/v2/backtests/{backtestrun}/cancel/", None, OPS),
