@@ -15,7 +15,7 @@ from rules.backtest import (
 )
 from rules.models import BacktestStatus, HeldOrder
 from rules.services import block_create, block_update, hold_reject, hold_release
-from tests.support.events import deliver, process, procureiq
+from tests.support.events import autranex, deliver, process, procureiq
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +127,14 @@ def test_it_shows_the_outcomes_on_the_backtest_page(history, people):
     page = client.get(f"/admin/rules/backtestrun/{run.pk}/change/").content.decode()
     for name, count in (("rejected", 2), ("released", 1), ("open", 2), ("never-held", 2)):
         assert f'id="outcome-{name}">{count}<' in page
+
+
+def test_it_goes_by_an_orders_latest_hold_even_one_made_upstream(history, make_endpoint, people):
+    released = HeldOrder.objects.get(order__order_id="ord_2")
+    assert released.status == "released"
+    upstream = make_endpoint("autranex")
+    data = {"order_id": "ord_2", "order_value": 6002, "currency": "USD", "customer_id": "u_ord_2",
+            "block_id": "blk_upstream_review"}  # fmt: skip
+    process(deliver(*upstream, autranex("order.held", data)))
+    assert HeldOrder.objects.filter(order__order_id="ord_2", status="held").count() == 1
+    assert order_outcomes(["ord_2"]) == {"rejected": 0, "released": 0, "open": 1, "never_held": 0}
