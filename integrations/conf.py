@@ -21,8 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "RESPONSE_SNIPPET_BYTES": 1024,
     # A due delivery queued this long ago and still unsent is queued again by the watchdog.
     "REQUEUE_AFTER_SECONDS": 60,
-    # After a timeout or connection failure the destination's other deliveries wait this long
-    # (and then go one at a time until one succeeds) instead of tying up every worker.
+    # After a timeout or connection failure the destination's other deliveries wait this long,
+    # or its first retry delay if shorter (and then go one at a time until one succeeds),
+    # instead of tying up every worker.
     "CIRCUIT_PAUSE_SECONDS": 60,
     "WATCHDOG_BATCH": 500,
     # A destination's drain claims up to this many due deliveries at once and sends them from

@@ -468,7 +468,10 @@ def _destination_health(destination: Destination, *, result: str, error: str, no
         "failing_since": Coalesce(F("failing_since"), Value(now)),
     }
     if result in (AttemptResult.TIMEOUT, AttemptResult.CONNECTION, AttemptResult.TLS):
-        changes["paused_until"] = now + timedelta(seconds=conf()["CIRCUIT_PAUSE_SECONDS"])
+        # Never longer than the destination's own first retry delay: the schedule an operator
+        # set is the schedule that runs, the circuit only keeps the attempts one at a time.
+        pause = min(conf()["CIRCUIT_PAUSE_SECONDS"], destination_schedule(destination)[0])
+        changes["paused_until"] = now + timedelta(seconds=pause)
     Destination.objects.filter(pk=destination.pk).update(**changes)
     if result == AttemptResult.GONE:
         _disable(destination, f"the receiver answered 410 Gone at {now:%Y-%m-%d %H:%M:%S} UTC")

@@ -165,3 +165,19 @@ def test_admission_says_why_and_when_to_ask_again(make_destination):
         now + timedelta(seconds=3),
         "rate limit",
     )
+
+
+def test_an_open_circuit_waits_no_longer_than_the_first_retry_delay(hold_order, make_destination):
+    from integrations.outbound import delivery_send
+    from tests.integrations.support import free_port
+
+    destination, _ = make_destination(
+        f"http://127.0.0.1:{free_port()}/closed", retry_schedule=[2, 4]
+    )
+    hold_order()
+    before = timezone.now()
+
+    assert delivery_send(delivery_id=OutboundDelivery.objects.get().pk) == "retry"
+
+    destination.refresh_from_db()
+    assert before < destination.paused_until <= timezone.now() + timedelta(seconds=2)
