@@ -15,6 +15,7 @@ circuit and the limits hold across processes. In order:
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from integrations.conf import conf
 from integrations.models import DeliveryStatus, Destination, OutboundDelivery
 
 # How soon a delivery turned away by max_in_flight asks again, when nothing else wakes it.
@@ -36,6 +37,10 @@ def in_flight(destination: Destination, now: datetime) -> int:
     return OutboundDelivery.objects.filter(
         destination=destination, status=DeliveryStatus.PENDING, claimed_until__gt=now
     ).count()
+
+
+def _first_retry_delay(destination: Destination) -> float:
+    return float((destination.retry_schedule or conf()["RETRY_SCHEDULE_SECONDS"])[0])
 
 
 def _probe_until(destination: Destination, now: datetime) -> datetime | None:
@@ -60,7 +65,13 @@ def admit(
     if destination.consecutive_failures or destination.last_success_at is None:
         busy_until = _probe_until(destination, now)
         if busy_until is not None:
-            return Admission(retry_at=busy_until, why="failing destination is being probed")
+            # Asked again when the probe's claim runs out at the latest; sooner if the
+            # destination's own first retry delay is shorter (a short schedule runs as set).
+            first_delay = timedelta(seconds=_first_retry_delay(destination))
+            return Admission(
+                retry_at=min(busy_until, now + first_delay),
+                why="failing destination is being probed",
+            )
         wanted = min(wanted, 1)
     if destination.max_in_flight:
         room = destination.max_in_flight - in_flight(destination, now)

@@ -457,9 +457,10 @@ def successes_record(attempts: list[dict]) -> int:
 
 def _destination_health(destination: Destination, *, result: str, error: str, now) -> None:
     if result == AttemptResult.SUCCEEDED:
-        Destination.objects.filter(pk=destination.pk).update(
-            consecutive_failures=0, paused_until=None, last_success_at=now, failing_since=None
-        )
+        recovered = Destination.objects.filter(pk=destination.pk, consecutive_failures__gt=0)
+        if recovered.update(consecutive_failures=0, paused_until=None, failing_since=None):
+            _deliveries_due_now(destination, now)
+        Destination.objects.filter(pk=destination.pk).update(last_success_at=now)
         return
     changes: dict = {
         "consecutive_failures": F("consecutive_failures") + 1,
@@ -513,6 +514,18 @@ def _disable(destination: Destination, reason: str) -> None:
             sender=Destination, destination=destination, reason=reason
         )
     )
+
+
+def _deliveries_due_now(destination: Destination, now: datetime) -> int:
+    """The receiver answers again: what waited for its retry or for the circuit goes out now,
+    oldest first, through its drain, instead of at the waits a dead receiver earned."""
+    waiting = OutboundDelivery.objects.filter(
+        destination=destination, status=DeliveryStatus.PENDING, next_attempt_at__gt=now
+    ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+    count = waiting.update(next_attempt_at=now, queued_at=None)
+    if count:
+        transaction.on_commit(lambda: DESTINATION_WAKEUPS.wake(destination.pk))
+    return count
 
 
 def destination_resume(destination: Destination, *, now: datetime | None = None) -> int:

@@ -181,3 +181,25 @@ def test_an_open_circuit_waits_no_longer_than_the_first_retry_delay(hold_order, 
 
     destination.refresh_from_db()
     assert before < destination.paused_until <= timezone.now() + timedelta(seconds=2)
+
+
+def test_a_receiver_that_answers_again_gets_what_waited_at_once(
+    hold_order, make_destination, sinks
+):
+    from integrations.outbound import delivery_send
+
+    sink = sinks([Reply(500), Reply(200)])
+    destination, _ = make_destination(sink.url, retry_schedule=[600])
+    _answered_before(destination)
+    _holds(hold_order, 3)
+    first, *others = OutboundDelivery.objects.order_by("created_at")
+    assert delivery_send(delivery_id=first.pk) == "retry"  # failing now: retry in 10 min
+    OutboundDelivery.objects.filter(pk__in=[d.pk for d in others]).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)  # deferred by the circuit
+    )
+    OutboundDelivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
+
+    assert delivery_send(delivery_id=first.pk) == "succeeded"  # the receiver is back
+
+    assert drain.destination_drain(destination_id=destination.pk) == 2
+    assert OutboundDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 3
