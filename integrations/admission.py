@@ -32,11 +32,15 @@ class Admission:
     why: str = ""
 
 
-def in_flight(destination: Destination, now: datetime) -> int:
+def _claimed(destination: Destination, now: datetime):
     """Deliveries of the destination claimed by a live run and not yet answered."""
     return OutboundDelivery.objects.filter(
         destination=destination, status=DeliveryStatus.PENDING, claimed_until__gt=now
-    ).count()
+    )
+
+
+def in_flight(destination: Destination, now: datetime) -> int:
+    return _claimed(destination, now).count()
 
 
 def _first_retry_delay(destination: Destination) -> float:
@@ -46,9 +50,7 @@ def _first_retry_delay(destination: Destination) -> float:
 def _probe_until(destination: Destination, now: datetime) -> datetime | None:
     """While a failing destination is being probed: until when the probe holds its claim."""
     return (
-        OutboundDelivery.objects.filter(
-            destination=destination, status=DeliveryStatus.PENDING, claimed_until__gt=now
-        )
+        _claimed(destination, now)
         .order_by("-claimed_until")
         .values_list("claimed_until", flat=True)
         .first()

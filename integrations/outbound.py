@@ -516,32 +516,28 @@ def _disable(destination: Destination, reason: str) -> None:
     )
 
 
-def _deliveries_due_now(destination: Destination, now: datetime) -> int:
-    """The receiver answers again: what waited for its retry or for the circuit goes out now,
-    oldest first, through its drain, instead of at the waits a dead receiver earned."""
-    waiting = OutboundDelivery.objects.filter(
-        destination=destination, status=DeliveryStatus.PENDING, next_attempt_at__gt=now
-    ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-    count = waiting.update(next_attempt_at=now, queued_at=None)
-    if count:
+def _deliveries_due_now(destination: Destination, now: datetime) -> None:
+    """Whatever the destination's pending deliveries waited for (a retry, the circuit, the
+    destination being off) is over: all of them are due now and go out through its drain,
+    oldest first, instead of at the waits a dead receiver earned."""
+    pending = OutboundDelivery.objects.filter(
+        destination=destination, status=DeliveryStatus.PENDING
+    )
+    pending.filter(next_attempt_at__gt=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    ).update(next_attempt_at=now, queued_at=None)
+    if pending.exists():
         transaction.on_commit(lambda: DESTINATION_WAKEUPS.wake(destination.pk))
-    return count
 
 
-def destination_resume(destination: Destination, *, now: datetime | None = None) -> int:
-    """A destination enabled again: its health starts afresh, and its pending deliveries are
-    all due now and go out in the order they were created, through its drain. Returns how many
-    were pending. Called inside the transaction that enabled it."""
-    now = now or timezone.now()
+def destination_resume(destination: Destination, *, now: datetime | None = None) -> None:
+    """A destination enabled again: its health starts afresh, and its pending deliveries go
+    out at once, in the order they were created. Called inside the transaction that enabled
+    it."""
     Destination.objects.filter(pk=destination.pk).update(
         consecutive_failures=0, paused_until=None, failing_since=None, disabled_reason=""
     )
-    pending = OutboundDelivery.objects.filter(
-        destination=destination, status=DeliveryStatus.PENDING
-    ).update(next_attempt_at=now, queued_at=None)
-    if pending:
-        transaction.on_commit(lambda: DESTINATION_WAKEUPS.wake(destination.pk))
-    return pending
+    _deliveries_due_now(destination, now or timezone.now())
 
 
 # --- Watchdog -------------------------------------------------------------------------------
