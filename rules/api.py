@@ -13,6 +13,7 @@ from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
 from rules.block_stats import block_stats, stats_period_parse
 from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order
+from rules.recheck import block_recheck
 from rules.serializers import (
     BacktestInputSerializer,
     BacktestResultSerializer,
@@ -26,6 +27,8 @@ from rules.serializers import (
     HoldSerializer,
     OrderPatchSerializer,
     OrderSerializer,
+    RecheckInputSerializer,
+    RecheckResultSerializer,
     backtest_run_result,
 )
 from rules.services import (
@@ -133,6 +136,8 @@ class BlockViewSet(
         "create": "rules.add_block",
         "partial_update": "rules.change_block",
         "backtest": "rules.change_block",
+        # Re-checking the block as saved only reads; previewing an edit takes change_block.
+        "recheck": "rules.view_block",
     }
 
     def get_queryset(self):
@@ -208,6 +213,33 @@ class BlockViewSet(
                 status=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
         return Response(BacktestRunAcceptedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=RecheckInputSerializer,
+        responses={200: RecheckResultSerializer, 400: ERROR_SCHEMA},
+        description="Which open holds of the block nothing would hold any more, and which "
+        "recent clear orders (a processed event in the last 7 days, never held) it would now "
+        "hold, with the block as saved or as an unsaved `condition` and/or `status` would make "
+        "it; decided as processing decides. Changes nothing. Bounded: see `truncated`. "
+        "Previewing an edit needs the permission to change blocks.",
+    )
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, block_id=None):
+        block = self.get_object()
+        body = request.data
+        if not isinstance(body, dict):
+            return Response({"error": "expected a JSON object"}, status=400)
+        user = request.user
+        if not user.has_perm("rules.view_heldorder") or (
+            body and not user.has_perm("rules.change_block")
+        ):
+            self.permission_denied(request)
+        unknown = sorted(set(body) - set(RecheckInputSerializer().fields))
+        if unknown:
+            return Response({"error": f"unknown fields: {', '.join(unknown)}"}, status=400)
+        data = RecheckInputSerializer(data=body)
+        data.is_valid(raise_exception=True)
+        return Response(block_recheck(block=block, changes=data.validated_data).as_json())
 
 
 class BacktestRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -268,3 +268,49 @@ class BacktestRunSerializer(BacktestRunAcceptedSerializer):
 def backtest_run_result(run: BacktestRun) -> dict:
     """A finished run's answer: its result with the run's id."""
     return {"id": str(run.pk), **run.result}
+
+
+class RecheckInputSerializer(serializers.Serializer):
+    """An unsaved edit to preview; both optional (none: the block as saved). The values are
+    checked as a save would check them (rules.recheck.block_candidate)."""
+
+    condition = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=100_000
+    )
+    status = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+
+class RecheckHoldsSerializer(serializers.Serializer):
+    open = serializers.IntegerField(help_text="Open holds the block made.")
+    examined = serializers.IntegerField()
+    capped = serializers.BooleanField(help_text="More open holds than were examined.")
+
+
+class RecheckOrdersSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Recent: a processed event received since.")
+    examined = serializers.IntegerField(help_text="Recent clear orders examined.")
+    capped = serializers.BooleanField(help_text="More recent clear orders than were examined.")
+
+
+class RecheckResultSerializer(serializers.Serializer):
+    """`rules.recheck.RecheckResult.as_json()`."""
+
+    no_longer_matching = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Open holds of this block that nothing would hold any more (hold ids).",
+    )
+    newly_matching = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Recent clear orders this block would now hold (order ids).",
+    )
+    held_by_other_blocks = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Open holds of this block it would no longer hold but another block (or an "
+        "upstream hold) still would (hold ids).",
+    )
+    block_id = serializers.CharField()
+    condition = serializers.CharField(help_text="The condition re-checked.")
+    status = serializers.CharField(help_text="The status re-checked.")
+    holds = RecheckHoldsSerializer()
+    orders = RecheckOrdersSerializer()
+    truncated = serializers.BooleanField(help_text="A bound was reached: see holds and orders.")

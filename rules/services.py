@@ -565,14 +565,13 @@ def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, 
     if not order_view.order_id:
         return None
     order = Order.objects.filter(order_id=order_view.order_id).first()
-    blocks = blocks_in_scope(event.event_type, blocks_live())
-    signals = signals_compute(
-        SignalInputs.of(event, order_view, order),
-        ofac=ofac_regions_cached(),
+    decision = event_decision_preview(
+        event=event,
+        order_view=order_view,
+        order=order,
+        blocks=blocks_live(),
+        holds_of=lambda: _holds_of(order) if order else [],
     )
-    outcome = blocks_evaluate(blocks, signals, signals_unreadable(order_view))
-    decision = hold_decide(event=event, order_view=order_view, outcome=outcome,
-                           holds_of=lambda: _holds_of(order) if order else [])  # fmt: skip
     if decision is None:
         return None
     amount = order_view.amount if order_view.amount is not None else getattr(order, "amount", None)
@@ -585,3 +584,25 @@ def event_evaluate_preview(*, event: Event, order_view: OrderView) -> dict[str, 
         else decision.upstream_block_id or None,
         "reasons": decision.reasons,
     }
+
+
+def event_decision_preview(
+    *,
+    event: Event,
+    order_view: OrderView,
+    order: Order | None,
+    blocks: list[Block],
+    holds_of: Callable[[], list[tuple[str, str]]],
+) -> HoldDecision | None:
+    """The hold decision processing would make for this event if `blocks` were the live
+    blocks, on the stored state; writes nothing. The replay dry run asks it with the blocks
+    live now, the re-check of the open queue (rules.recheck) with one block swapped for an
+    unsaved edit of it: the same signals, blocks_evaluate and hold_decide as event_evaluate."""
+    blocks = blocks_in_scope(event.event_type, blocks)
+    signals = signals_compute(
+        SignalInputs.of(event, order_view, order),
+        ofac=ofac_regions_cached(),
+        names=signals_needed(blocks),
+    )
+    outcome = blocks_evaluate(blocks, signals, signals_unreadable(order_view))
+    return hold_decide(event=event, order_view=order_view, outcome=outcome, holds_of=holds_of)
