@@ -36,6 +36,7 @@ from rules.models import (
     ReviewPolicy,
     RiskListEntry,
 )
+from rules.recheck import RECENT_DAYS, RECHECK_FIELDS, RecheckResult, block_recheck
 from rules.services import (
     BLOCK_FIELDS,
     HoldConflict,
@@ -125,6 +126,8 @@ class BlockAdmin(admin.ModelAdmin):
             name: form.cleaned_data[name] for name in BLOCK_FIELDS if name in form.cleaned_data
         }
         # BlockForm.clean ran the services' checks, so these do not refuse the values.
+        # Read by response_change: an edit that stops the block holding shows its open holds.
+        obj.status_changed = change and "status" in form.changed_data
         if change:
             saved = block_update(block=obj, actor=request.user, **values)
         else:
@@ -164,7 +167,31 @@ class BlockAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable", permissions=["change"])
     def make_disabled(self, request, queryset):
+        blocks = list(queryset)
         self._switch(request, queryset, BlockStatus.DISABLED)
+        owning = [b for b in blocks if b.holds.filter(status=HoldStatus.HELD).exists()]
+        if len(owning) == 1:
+            # One block disabled: show at once which of its open holds nothing holds any more.
+            return HttpResponseRedirect(reverse("admin:rules_block_recheck", args=[owning[0].pk]))
+        if owning:
+            names = ", ".join(b.name for b in owning)
+            self.message_user(
+                request,
+                f"{names} still own open holds: each block's Re-check open queue shows which "
+                "of them nothing holds any more.",
+                messages.WARNING,
+            )
+        return None
+
+    def response_change(self, request, obj):
+        """After an edit that stops the block holding (disabled, draft, shadow), show which of
+        its open holds nothing holds any more, rather than the list of blocks."""
+        stopped = obj.status != BlockStatus.ACTIVE and getattr(obj, "status_changed", False)
+        keep_editing = {"_continue", "_addanother", "_saveasnew"} & set(request.POST)
+        if stopped and not keep_editing and _owns_open_holds(obj):
+            self.message_user(request, f"{obj.name} is now {obj.get_status_display()}.")
+            return HttpResponseRedirect(reverse("admin:rules_block_recheck", args=[obj.pk]))
+        return super().response_change(request, obj)
 
     def get_urls(self):
         return [
@@ -173,8 +200,107 @@ class BlockAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.backtest_view),
                 name="rules_block_backtest",
             ),
+            path(
+                "<int:pk>/recheck/",
+                self.admin_site.admin_view(self.recheck_view),
+                name="rules_block_recheck",
+            ),
+            path(
+                "<int:pk>/recheck/preview/",
+                self.admin_site.admin_view(require_POST(self.recheck_preview_view)),
+                name="rules_block_recheck_preview",
+            ),
+            path(
+                "<int:pk>/recheck/release/",
+                self.admin_site.admin_view(require_POST(self.recheck_release_view)),
+                name="rules_block_recheck_release",
+            ),
             *super().get_urls(),
         ]
+
+    # --- Re-check the open queue ----------------------------------------------------------------
+
+    def has_recheck_permission(self, request) -> bool:
+        """Re-checking the block as saved only reads blocks and holds."""
+        user = request.user
+        return user.has_perm("rules.view_block") and user.has_perm("rules.view_heldorder")
+
+    def recheck_view(self, request, pk: int):
+        """Which open holds of the block, as saved, nothing holds any more (with one reason
+        to release them all), which another block still holds, and which recent clear
+        orders it would newly hold."""
+        if not self.has_recheck_permission(request):
+            raise PermissionDenied
+        block = get_object_or_404(Block, pk=pk)
+        result = block_recheck(block=block)
+        return TemplateResponse(
+            request,
+            "admin/rules/block/recheck.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Re-check open queue: {block.name}",
+                "opts": self.opts,
+                "rule_block": block,
+                "can_release": request.user.has_perm(DECIDE_PERMISSION),
+                "release_form": DecisionForm(),
+                **recheck_context(result),
+            },
+        )
+
+    def recheck_preview_view(self, request, pk: int):
+        """The re-check of an edit not saved yet (the change form's condition and status), as
+        a fragment the change form shows in place."""
+        if not self.has_change_permission(request) or not self.has_recheck_permission(request):
+            raise PermissionDenied
+        block = get_object_or_404(Block, pk=pk)
+        changes = {name: request.POST[name] for name in RECHECK_FIELDS if name in request.POST}
+        try:
+            result = block_recheck(block=block, changes=changes)
+        except RuleError as error:
+            context = {"recheck_error": str(error), "recheck_field": error.field}
+            return TemplateResponse(
+                request, "admin/rules/block/recheck_result.html", context, status=400
+            )
+        return TemplateResponse(
+            request,
+            "admin/rules/block/recheck_result.html",
+            {"rule_block": block, "preview": True, **recheck_context(result)},
+        )
+
+    def recheck_release_view(self, request, pk: int):
+        """Release, with one reason, the open holds the re-check page listed that nothing holds
+        any more. Re-checked again first: a hold something holds again meanwhile is left held.
+        Each release is the reviewer's single-hold release (four eyes, audit trail)."""
+        if not request.user.has_perm(DECIDE_PERMISSION):
+            raise PermissionDenied
+        block = get_object_or_404(Block, pk=pk)
+        back = HttpResponseRedirect(reverse("admin:rules_block_recheck", args=[block.pk]))
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "A reason is required.", messages.ERROR)
+            return back
+        listed = request.POST.getlist("hold")
+        still = set(block_recheck(block=block).no_longer_matching)
+        hold_ids = [hold_id for hold_id in dict.fromkeys(listed) if hold_id in still]
+        if not hold_ids:
+            self.message_user(request, "No listed hold is left to release.", messages.WARNING)
+            return back
+        outcomes, queued = bulk_decide(
+            hold_ids=hold_ids,
+            actor=request.user,
+            decision="release",
+            reason=form.cleaned_data["reason"],
+            seconds=settings.HOOKDESK["BULK_DECISION_WAIT_SECONDS"],
+        )
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+        if queued:
+            summary = (summary + "; " if summary else "") + (
+                f"{queued} more are being released in the background"
+            )
+        if len(hold_ids) < len(listed):
+            summary += f"; {len(listed) - len(hold_ids)} left held: something holds them again"
+        self.message_user(request, f"Release: {summary}.")
+        return back
 
     def backtest_view(self, request, pk: int):
         """Start a backtest run of the block over a period; its progress page shows what the
@@ -207,10 +333,22 @@ class BlockAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {
             "can_backtest": self.has_change_permission(request),
+            "can_recheck": self.has_recheck_permission(request),
+            "can_recheck_edit": self.has_change_permission(request)
+            and self.has_recheck_permission(request),
+            "recheck_days": RECENT_DAYS,
+            **self._open_holds_context(object_id),
             **self._stats_context(request, object_id),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
+
+    def _open_holds_context(self, object_id) -> dict:
+        """A block that no longer holds but still owns open holds says so at the top."""
+        block = Block.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if block is None or block.status == BlockStatus.ACTIVE:
+            return {}
+        return {"open_holds_owned": block.holds.filter(status=HoldStatus.HELD).count()}
 
     def _stats_context(self, request, object_id) -> dict:
         """The block's statistics over the last 30 days, and its chart of holds per day."""
@@ -225,6 +363,48 @@ class BlockAdmin(admin.ModelAdmin):
             "block_stats_median": _duration(stats.median_seconds_to_decision),
             "block_stats_chart": holds_per_day_chart(stats.per_day),
         }
+
+
+def _owns_open_holds(block: Block) -> bool:
+    return block.holds.filter(status=HoldStatus.HELD).exists()
+
+
+# The re-check page lists this many holds and orders of each kind; the release takes every
+# hold listed as no longer held (at most rules.recheck.MAX_HOLDS).
+SHOWN_ON_RECHECK_PAGE = 200
+
+
+def recheck_context(result: RecheckResult) -> dict:
+    """What the re-check templates show of a result: the holds and orders behind its ids."""
+    lost = list(
+        HeldOrder.objects.filter(pk__in=result.no_longer_matching)
+        .select_related("order")
+        .order_by("created_at", "pk")
+    )
+    waiting = set(ReleaseRequest.objects.filter(hold__in=lost).values_list("hold_id", flat=True))
+    policy = review_policy()
+    rows = [
+        {
+            "hold": hold,
+            "awaiting_second": hold.pk in waiting,
+            "needs_second": hold.pk not in waiting and hold_needs_second_reviewer(hold, policy),
+        }
+        for hold in lost
+    ]
+    others = HeldOrder.objects.filter(pk__in=result.held_by_other_blocks[:SHOWN_ON_RECHECK_PAGE])
+    new_orders = Order.objects.filter(order_id__in=result.newly_matching[:SHOWN_ON_RECHECK_PAGE])
+    return {
+        "recheck": result,
+        "lost_rows": rows[:SHOWN_ON_RECHECK_PAGE],
+        "lost_hold_ids": [row["hold"].pk for row in rows],
+        "lost_more": max(0, len(rows) - SHOWN_ON_RECHECK_PAGE),
+        "needing_second": sum(row["needs_second"] for row in rows),
+        "other_holds": list(others.select_related("order").order_by("created_at", "pk")),
+        "other_more": max(0, len(result.held_by_other_blocks) - SHOWN_ON_RECHECK_PAGE),
+        "new_orders": list(new_orders.order_by("-first_seen_at")),
+        "new_more": max(0, len(result.newly_matching) - SHOWN_ON_RECHECK_PAGE),
+        "recheck_days": RECENT_DAYS,
+    }
 
 
 def _percent(rate: float | None) -> str:
