@@ -225,3 +225,36 @@ def test_a_deleted_user_leaves_the_chain_intact(django_user_model):
         _record(1, actor=user)
     user.delete()  # the entry's actor is cleared; its label, which the hash covers, stays
     assert _verify() == (0, "ok 1 entries")
+
+
+def test_the_daily_verification_logs_the_head_and_raises_no_alert_when_intact(caplog):
+    from console.models import AUDIT_CHAIN_BROKEN, Alert
+    from core.audit import audit_chain_verify_task
+
+    entries = _entries(2)
+    with caplog.at_level("INFO", logger="core.audit_chain"):
+        assert audit_chain_verify_task() == "ok 2 entries"
+    assert f"head #2 {entries[1].hash}" in caplog.text
+    assert not Alert.objects.filter(operational_event=AUDIT_CHAIN_BROKEN).exists()
+
+
+def test_the_daily_verification_raises_an_alert_on_a_break(caplog, settings):
+    from django.contrib.auth.models import Group, User
+    from django.core import mail
+
+    from console.models import AUDIT_CHAIN_BROKEN, Alert
+    from core.audit import audit_chain_verify_task
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ops = User.objects.create_user("oscar", email="oscar@example.test")
+    ops.groups.add(Group.objects.get_or_create(name="Operations")[0])
+    entries = _entries(3)
+    _sql(f"UPDATE {TABLE} SET reason = 'rewritten' WHERE id = %s", [entries[1].pk])
+    with caplog.at_level("INFO", logger="core.audit_chain"):
+        summary = audit_chain_verify_task()
+    assert summary.startswith(f"broken at entry {entries[1].pk} (#2)")
+    alert = Alert.objects.get(operational_event=AUDIT_CHAIN_BROKEN)
+    assert f"entry {entries[1].pk}" in alert.message
+    assert f"#1 {entries[0].hash}" in alert.message  # the last good head, to compare
+    assert [message.to for message in mail.outbox] == [["oscar@example.test"]]
+    assert entries[0].hash in caplog.text

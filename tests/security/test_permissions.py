@@ -46,6 +46,7 @@ API = [
     ("event-list", "get", "/api/v2/events/", None, READERS),
     ("event-detail", "get", "/api/v2/events/{event}/", None, READERS),
     ("event-replay", "post", "/api/v2/events/{event}/replay/", {}, OPS),
+    ("audit-list", "get", "/api/v2/audit/", None, {"oscar", "audrey"}),
     ("destination-list", "get", "/api/v2/destinations/", None, READERS),
     ("destination-list", "post", "/api/v2/destinations/",
      {"name": "d", "url": "http://127.0.0.1:9/"}, OPS),
