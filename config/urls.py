@@ -10,6 +10,7 @@ from rest_framework.routers import SimpleRouter
 
 from console.health import healthz, metrics
 from core.api import json_not_found, json_server_error
+from core.audit_api import AuditEntryViewSet
 from core.preferences import preferences_view
 from rules.api import BacktestRunViewSet, BlockViewSet, HoldViewSet, OrderDetail
 from webhooks.api import EventViewSet, TestWebhook
@@ -38,6 +39,7 @@ router.register("holds", HoldViewSet, basename="hold")
 router.register("blocks", BlockViewSet, basename="block")
 router.register("backtests", BacktestRunViewSet, basename="backtest")
 router.register("events", EventViewSet, basename="event")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 api_v2 = [
     path("orders/<str:order_id>/", OrderDetail.as_view(), name="order-detail"),

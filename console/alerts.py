@@ -13,7 +13,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from console.channels import console_url, operational_event
-from console.models import Alert, AlertKind, AlertThreshold, OperationalEvent
+from console.models import AUDIT_CHAIN_BROKEN, Alert, AlertKind, AlertThreshold, OperationalEvent
 from integrations.models import Destination
 from rules.models import HeldOrder
 from webhooks.models import (
@@ -240,6 +240,40 @@ def alert_raise_for_destination_disabled(
         link=link,
     )
     logger.warning("alert raised: %s", message)
+    return alert
+
+
+def alert_raise_for_audit_chain_broken(*, verification, now: datetime | None = None) -> Alert:
+    """The daily walk of the audit chain found a break: an alert on the dashboard, e-mailed to
+    the Operations group and announced as `alert.raised`, naming the broken entry and the last
+    good head hash (to compare with the heads kept outside the database)."""
+    now = now or timezone.now()
+    message = (
+        f"The audit trail's hash chain is {verification.summary()}. Last good head: "
+        f"#{verification.head_seq} {verification.head_hash}. Run manage.py verify_audit, and "
+        "compare with the head hashes kept outside the database (docs/security.md)."
+    )
+    alert = Alert.objects.create(
+        operational_event=AUDIT_CHAIN_BROKEN, raised_at=now, message=message
+    )
+    subject = "Audit trail chain broken"
+    _alert_email(alert, subject=subject, lines=[message], recipients=alert_recipients(None))
+    operational_event(
+        OperationalEvent.ALERT_RAISED,
+        subject=subject,
+        text=message,
+        data={
+            "alert_id": alert.pk,
+            "kind": AUDIT_CHAIN_BROKEN,
+            "broken_entry": verification.broken_id,
+            "broken_seq": verification.broken_seq,
+            "problem": verification.problem,
+            "head_seq": verification.head_seq,
+            "head_hash": verification.head_hash,
+        },
+        link=console_url("console-dashboard"),
+    )
+    logger.error("alert raised: %s", message)
     return alert
 
 

@@ -136,11 +136,18 @@ class OperationalEvent(models.TextChoices):
     HOLD_OVERDUE = "hold.overdue", "Hold overdue for review"
 
 
+# Raised by the daily walk of the audit trail's hash chain (core.audit_chain) when it finds a
+# break; announced to the alert channels as `alert.raised`.
+AUDIT_CHAIN_BROKEN = "audit.chain_broken"
+
 # Alerts on the dashboard raised by an operational event rather than by a threshold.
 EVENT_ALERT_CHOICES = [
-    (value, label)
-    for value, label in OperationalEvent.choices
-    if value != OperationalEvent.ALERT_RAISED
+    *(
+        (value, label)
+        for value, label in OperationalEvent.choices
+        if value != OperationalEvent.ALERT_RAISED
+    ),
+    (AUDIT_CHAIN_BROKEN, "Audit trail's hash chain broken"),
 ]
 
 

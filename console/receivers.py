@@ -4,9 +4,10 @@ announced to the alert channels; a destination hookdesk switched off raises an a
 Connected in ConsoleConfig.ready(). The signals are sent after commit with send_robust, so a
 receiver that fails is logged by Django and undoes nothing in the delivery engine."""
 
-from console.alerts import alert_raise_for_destination_disabled
+from console.alerts import alert_raise_for_audit_chain_broken, alert_raise_for_destination_disabled
 from console.channels import console_url, operational_event
 from console.models import OperationalEvent
+from core.audit_chain import audit_chain_broken
 from integrations.models import OutboundDelivery
 from integrations.signals import delivery_dead, destination_disabled
 
@@ -52,7 +53,12 @@ def on_destination_disabled(sender, destination, reason: str, **kwargs) -> None:
     alert_raise_for_destination_disabled(destination=destination, reason=reason)
 
 
+def on_audit_chain_broken(sender, verification, **kwargs) -> None:
+    alert_raise_for_audit_chain_broken(verification=verification)
+
+
 def receivers_connect() -> None:
     # dispatch_uid: ready() may run more than once (tests, the autoreloader).
     delivery_dead.connect(on_delivery_dead, dispatch_uid="console.delivery_dead")
     destination_disabled.connect(on_destination_disabled, dispatch_uid="console.destination_off")
+    audit_chain_broken.connect(on_audit_chain_broken, dispatch_uid="console.audit_chain_broken")

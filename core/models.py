@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core import audit_chain
 from core.audit_actions import audit_action_choices
 from core.display import moment
 
@@ -19,6 +20,15 @@ class AuditEntryQuerySet(models.QuerySet):
 
     def delete(self):
         raise ImmutableRecord("audit entries cannot be deleted")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        """Entries written in bulk join the chain like any other (core.audit_chain)."""
+        objs = list(objs)
+        for entry in objs:
+            audit_chain.seal(entry)
+        created = super().bulk_create(objs, *args, **kwargs)
+        audit_chain.entries_link(self.model)
+        return created
 
 
 class AuditEntry(models.Model):
@@ -43,6 +53,25 @@ class AuditEntry(models.Model):
     reason = models.TextField(blank=True, editable=False)
     before = models.JSONField(null=True, blank=True, editable=False)
     after = models.JSONField(null=True, blank=True, editable=False)
+    # The hash chain (core.audit_chain, docs/security.md).
+    seq = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Place in the chain, from 1; set when the writing transaction commits.",
+    )
+    content_hash = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the entry's canonical content."
+    )
+    prev_hash = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="The previous entry's hash."
+    )
+    hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the place, the previous hash and the content hash.",
+    )
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -56,6 +85,20 @@ class AuditEntry(models.Model):
             models.Index(fields=["object_type", "object_id", "-at"], name="audit_object"),
             models.Index(fields=["order_id", "-at"], condition=~Q(order_id=""), name="audit_order"),
             models.Index(fields=["action", "-at"], name="audit_action"),
+            models.Index(fields=["actor_label", "-at"], name="audit_actor"),
+            models.Index(fields=["hash"], name="audit_hash"),
+        ]
+        constraints = [
+            # One chain: no two entries in the same place, so two writers cannot fork it.
+            models.UniqueConstraint(fields=["seq"], name="audit_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(content_hash__regex=r"^[0-9a-f]{64}$"),
+                name="audit_content_hash_set",
+                violation_error_message="audit entries are written through core.audit",
+            ),
+        ]
+        permissions = [
+            ("export_auditentry", "Can list and export the audit trail through the API"),
         ]
 
     def __str__(self) -> str:
@@ -64,7 +107,9 @@ class AuditEntry(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise ImmutableRecord("audit entries cannot be changed")
+        audit_chain.seal(self)
         super().save(*args, **kwargs)
+        audit_chain.entries_link(type(self))
 
     def delete(self, *args, **kwargs):
         raise ImmutableRecord("audit entries cannot be deleted")

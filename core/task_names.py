@@ -6,6 +6,9 @@ without its name fails the suite instead of failing in a worker long after it wa
 values are strings, not imports: the kernel names the tasks of the apps above it without
 importing them."""
 
+# core: the audit trail's daily chain verification
+VERIFY_AUDIT_CHAIN = "core.audit.audit_chain_verify_task"
+
 # webhooks: processing
 PROCESS_EVENT = "webhooks.tasks.process_event"
 PROCESS_ENDPOINT = "webhooks.tasks.process_endpoint"

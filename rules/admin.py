@@ -23,6 +23,7 @@ from rules import admin_filters
 from rules.backtest import backtest_run_cancel, backtest_run_start
 from rules.block_stats import block_stats, stats_period
 from rules.bulk import MAX_BULK_HOLDS, bulk_decide, hold_decide
+from rules.evidence import EVIDENCE_PERMISSIONS, hold_evidence
 from rules.models import (
     BacktestRun,
     Block,
@@ -569,6 +570,11 @@ class HeldOrderAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="rules_heldorder_decide",
             ),
+            path(
+                "<path:object_id>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="rules_heldorder_evidence",
+            ),
             *super().get_urls(),
         ]
 
@@ -593,6 +599,19 @@ class HeldOrderAdmin(ReadOnlyAdmin):
             return back
         self.message_user(request, f"Hold {hold.pk} (order {hold.order.order_id}): {outcome}.")
         return back
+
+    def has_evidence_permission(self, request) -> bool:
+        return request.user.has_perms(EVIDENCE_PERMISSIONS)
+
+    def evidence_view(self, request, object_id):
+        """The hold's evidence package (rules.evidence), as a file to keep."""
+        if not self.has_evidence_permission(request):
+            raise PermissionDenied
+        hold = get_object_or_404(HeldOrder, pk=object_id)
+        response = JsonResponse(hold_evidence(hold=hold, actor=request.user),
+                                json_dumps_params={"ensure_ascii": False, "indent": 1})  # fmt: skip
+        response["Content-Disposition"] = f'attachment; filename="evidence-{hold.pk}.json"'
+        return response
 
     def _bulk(self, request, queryset, decision: str):
         form = DecisionForm(request.POST if "apply" in request.POST else None)
@@ -679,6 +698,7 @@ class HeldOrderAdmin(ReadOnlyAdmin):
             extra.update(
                 hold=hold,
                 can_decide=self.has_decide_permission(request) and hold.status == HoldStatus.HELD,
+                can_download_evidence=self.has_evidence_permission(request),
                 pending_release=pending,
                 can_confirm=bool(pending) and pending.requested_by_id != request.user.pk,
                 four_eyes=hold_needs_second_reviewer(hold),

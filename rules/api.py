@@ -2,6 +2,7 @@
 decide."""
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 from core.api import ERROR_SCHEMA, HasModelPermission, NewestFirstPagination
 from rules.backtest import backtest_run_cancel, backtest_run_start, backtest_run_work
 from rules.block_stats import block_stats, stats_period_parse
+from rules.evidence import EVIDENCE_PERMISSIONS, hold_evidence
 from rules.models import BacktestRun, BacktestStatus, Block, HeldOrder, Order
 from rules.recheck import block_recheck
 from rules.serializers import (
@@ -69,6 +71,7 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
         "retrieve": "rules.view_heldorder",
         "release": "rules.decide_heldorder",
         "reject": "rules.decide_heldorder",
+        "evidence": "rules.view_heldorder",
     }
 
     def get_queryset(self):
@@ -114,6 +117,21 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, hold_reject)
+
+    @extend_schema(
+        responses={200: dict},
+        description="Everything behind the hold in one JSON document: the hold, its order, "
+        "the block version and condition, the signals, each event with its raw body (base64), "
+        "headers and signature checked again now, the decisions, comments, audit entries and "
+        "outbound deliveries with their answers, and a `digest` (sha256) over the rest. "
+        "`manage.py verify_evidence FILE` checks a saved package offline.",
+    )
+    @action(detail=True, methods=["get"])
+    def evidence(self, request, pk=None):
+        hold = self.get_object()
+        if not request.user.has_perms(EVIDENCE_PERMISSIONS):
+            raise PermissionDenied
+        return Response(hold_evidence(hold=hold, actor=request.user))
 
 
 class BlockViewSet(

@@ -16,6 +16,7 @@ from django.db import connections
 from django.utils import timezone
 
 from console.models import Alert, AlertThreshold, ReplayRun
+from core import audit_chain
 from core.models import AuditEntry
 from integrations.models import Destination
 from rules.models import HeldOrder
@@ -31,7 +32,12 @@ BEFORE_THE_MOVE = [
 ALIAS = "migration_check"
 # What Operations were granted by migrations made after the move.
 _ALERT_CHANNELS = importlib.import_module("console.migrations.0004_alert_channels")
-ADDED_AFTER_THE_MOVE = {codename for _app, codename in _ALERT_CHANNELS.ROLES["Operations"]}
+_AUDIT_EXPORT = importlib.import_module("core.migrations.0007_audit_chain_schedule_and_roles")
+ADDED_AFTER_THE_MOVE = {
+    codename
+    for migration in (_ALERT_CHANNELS, _AUDIT_EXPORT)
+    for _app, codename in migration.ROLES["Operations"]
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -168,6 +174,10 @@ def test_a_database_from_before_the_move_migrates_with_everything_still_there(ol
         {"status": "held"},
     )
     assert entry.get_action_display() == "Hold created"
+    # The entries written before the chain existed were chained in the order they were written.
+    assert (entry.seq, entry.prev_hash) == (1, audit_chain.GENESIS)
+    assert entry.hash == audit_chain.link_hash(1, audit_chain.GENESIS, entry.content_hash)
+    assert entry.content_hash == audit_chain.content_hash(audit_chain.instance_values(entry))
     run = ReplayRun.objects.using(ALIAS).get(pk=ids["run"])
     assert (run.description, run.done, run.created_by.username) == (
         "events matching status=failed",

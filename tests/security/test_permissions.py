@@ -34,6 +34,7 @@ API = [
     ("test-webhook", "post", "/api/v2/test/webhook", {"endpoint": "{slug}"}, OPS),
     ("hold-list", "get", "/api/v2/holds/", None, READERS),
     ("hold-detail", "get", "/api/v2/holds/{hold}/", None, READERS),
+    ("hold-evidence", "get", "/api/v2/holds/{hold}/evidence/", None, READERS),
     ("block-list", "get", "/api/v2/blocks/", None, READERS),
     ("block-list", "post", "/api/v2/blocks/", {"name": "n", "condition": "order_value > 1"}, OPS),
     ("block-detail", "get", "/api/v2/blocks/{block}/", None, READERS),
@@ -49,6 +50,7 @@ API = [
     ("event-list", "get", "/api/v2/events/", None, READERS),
     ("event-detail", "get", "/api/v2/events/{event}/", None, READERS),
     ("event-replay", "post", "/api/v2/events/{event}/replay/", {}, OPS),
+    ("audit-list", "get", "/api/v2/audit/", None, {"oscar", "audrey"}),
     ("destination-list", "get", "/api/v2/destinations/", None, READERS),
     ("destination-list", "post", "/api/v2/destinations/",
      {"name": "d", "url": "http://127.0.0.1:9/"}, OPS),
@@ -193,6 +195,7 @@ ADMIN_ACTIONS = {
     "rules_backtestrun_progress": ("get", READERS),
     "rules_backtestrun_cancel": ("post", OPS),
     "rules_heldorder_decide": ("post", REVIEWER),
+    "rules_heldorder_evidence": ("get", READERS),
     "console-dashboard": ("get", READERS),
     "auth_user_password_change": ("get", set()),
     # Everyone signed in to the console picks their own time zone.
@@ -232,6 +235,7 @@ def _action_url(name, world):
         "rules_backtestrun_progress": [world["backtestrun"]],
         "rules_backtestrun_cancel": [world["backtestrun"]],
         "rules_heldorder_decide": [world["hold"]],
+        "rules_heldorder_evidence": [world["hold"]],
         "auth_user_password_change": [endpoint.pk],  # any id: refused before the lookup
     }
     if name in ("console-dashboard", "preferences"):
