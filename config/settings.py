@@ -207,7 +207,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Per API token (authenticated) and per client address (anonymous), counted in the default
     # cache: shared by every web process through Redis when there is one, per process otherwise.
-    # Past the rate: 429 {"error": ...} with Retry-After. The webhook receiver is not a DRF view.
+    # Past the rate: 429 {"error": ...} with Retry-After. The webhook receiver throttles nothing.
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api_throttle.TokenRateThrottle",
         "core.api_throttle.AddressRateThrottle",

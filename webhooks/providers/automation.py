@@ -46,6 +46,7 @@ class Automation(ProviderScheme):
     name = "automation"
     label = "Automation API"
     recorded_headers = ("user-agent", "content-type")
+    signature_headers = (("X-Signature", "`<hex>`: HMAC-SHA256 of the raw body"),)
     event_types = EVENT_TYPES
     default_event_type = "OrderCreated"
 

@@ -63,6 +63,14 @@ class Autranex(ProviderScheme):
     name = "autranex"
     label = "AUTRANEX"
     recorded_headers = ("x-retry-count", "user-agent", "content-type")
+    signature_headers = (
+        (
+            "X-Autranex-Signature",
+            "`t=<unix>,v1=<hex>` (several `v1=` allowed): HMAC-SHA256 of `<t>.<raw body>`;"
+            " `t` within the tolerance (300 s) in the past or future",
+        ),
+        ("X-Retry-Count", "the sender's retry count (recorded)"),
+    )
     event_types = ("order.held", "order.released", "order.rejected", "order.created")
     default_event_type = "order.held"
 

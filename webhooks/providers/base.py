@@ -306,6 +306,8 @@ class ProviderScheme(ABC):
     label: str
     #: Provider retry/delivery headers worth recording on every delivery attempt.
     recorded_headers: tuple[str, ...] = ()
+    #: The headers a delivery carries, as (name, description): the receiver's OpenAPI schema.
+    signature_headers: tuple[tuple[str, str], ...] = ()
     #: Event types the provider documents (used for samples and validation messages).
     event_types: tuple[str, ...] = ()
     #: The event type of a test webhook when the operator names none.

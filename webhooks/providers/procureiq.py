@@ -72,6 +72,12 @@ class ProcureIQ(ProviderScheme):
         "user-agent",
         "content-type",
     )
+    signature_headers = (
+        ("X-ProcureIQ-Signature", "`sha256=<hex>`: HMAC-SHA256 of the raw body"),
+        ("X-ProcureIQ-Event", "the event type"),
+        ("X-ProcureIQ-Delivery", "the delivery id (recorded)"),
+        ("X-ProcureIQ-Timestamp", "when the delivery was sent (recorded)"),
+    )
     event_types = EVENT_TYPES
     default_event_type = "order.created"
 

@@ -70,6 +70,15 @@ class Standard(ProviderScheme):
     name = "standard"
     label = "Standard Webhooks"
     recorded_headers = ("webhook-id", "webhook-timestamp", "user-agent", "content-type")
+    signature_headers = (
+        ("webhook-id", "the event id (Standard Webhooks)"),
+        ("webhook-timestamp", "unix seconds, within the tolerance (300 s)"),
+        (
+            "webhook-signature",
+            "`v1,<base64>` (space-separated, several allowed): HMAC-SHA256 of"
+            " `<id>.<timestamp>.<raw body>` with the `whsec_` secret",
+        ),
+    )
     event_types = ("order.created", "order.held", "order.released", "order.rejected")
     default_event_type = "order.created"
 
