@@ -83,17 +83,23 @@ class HoldViewSet(viewsets.ReadOnlyModelViewSet):
             holds = holds.filter(order__order_id=params["order_id"])
         if params.get("block_id"):
             holds = holds.filter(block__block_id=params["block_id"])
+        if params.get("outcome"):
+            holds = holds.filter(outcome=params["outcome"])
         return holds
 
     def _decide(self, request, decide):
         hold = self.get_object()
         data = DecisionInputSerializer(data=request.data)
         if not data.is_valid():
-            return Response(
-                {"error": "a reason is required", "field": "reason"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        hold = decide(hold=hold, actor=request.user, reason=data.validated_data["reason"])
+            field = "reason" if "reason" in data.errors else "outcome"
+            message = "a reason is required" if field == "reason" else "outcome is not valid"
+            return Response({"error": message, "field": field}, status=status.HTTP_400_BAD_REQUEST)
+        hold = decide(
+            hold=hold,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            outcome=data.validated_data.get("outcome", ""),
+        )
         return Response(HoldSerializer(hold).data)
 
     @extend_schema(

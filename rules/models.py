@@ -158,6 +158,21 @@ class HoldSource(models.TextChoices):
     UPSTREAM = "upstream", "Held upstream (AUTRANEX order.held)"
 
 
+class HoldOutcome(models.TextChoices):
+    """Why a hold was decided, in a form that can be counted (SPEC 10.3)."""
+
+    VERIFIED = "verified", "Verified customer"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    CONFIRMED_FRAUD = "confirmed_fraud", "Confirmed fraud"
+    POLICY = "policy", "Against policy"
+    CUSTOMER_CANCELLED = "customer_cancelled", "Customer cancelled"
+    OTHER = "other", "Other"
+
+
+RELEASE_OUTCOMES = ("verified", "false_positive", "other")
+REJECT_OUTCOMES = ("confirmed_fraud", "policy", "customer_cancelled", "other")
+
+
 FINANCE_NOTE_HELD = (
     "Holding this order voids its payment pre-authorisation; a new authorisation is needed "
     "if it is released."
@@ -202,6 +217,12 @@ class HeldOrder(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decision_reason = models.TextField(blank=True)
+    outcome = models.CharField(
+        max_length=20,
+        choices=HoldOutcome.choices,
+        blank=True,
+        help_text="The decision's outcome label; empty when none was given.",
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -308,6 +329,7 @@ class ReleaseRequest(models.Model):
     )
     requested_at = models.DateTimeField(default=timezone.now)
     reason = models.TextField()
+    outcome = models.CharField(max_length=20, choices=HoldOutcome.choices, blank=True)
 
     class Meta:
         ordering = ["requested_at"]

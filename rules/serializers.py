@@ -44,6 +44,7 @@ class HoldSerializer(serializers.ModelSerializer):
             "decided_at",
             "reviewer",
             "reason",
+            "outcome",
         ]
 
     def get_reviewer(self, hold) -> str | None:
@@ -53,6 +54,13 @@ class HoldSerializer(serializers.ModelSerializer):
 class DecisionInputSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=True, allow_blank=False, max_length=2000, trim_whitespace=True
+    )
+    outcome = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="release: verified, false_positive or other; reject: confirmed_fraud, "
+        "policy, customer_cancelled or other.",
     )
 
 

@@ -27,6 +27,8 @@ from rules.evaluation import (
 )
 from rules.models import (
     FINANCE_NOTE_RELEASED,
+    REJECT_OUTCOMES,
+    RELEASE_OUTCOMES,
     AuditAction,
     Block,
     BlockAction,
@@ -409,16 +411,30 @@ def hold_summary(hold: HeldOrder) -> dict[str, Any]:
         "block_version": hold.block_version,
         "reviewer": hold.reviewer.get_username() if hold.reviewer else None,
         "reason": hold.decision_reason or None,
+        "outcome": hold.outcome or None,
     }
 
 
 # --- Review -------------------------------------------------------------------------------
 
 
-def _hold_decide(*, hold: HeldOrder, actor, reason: str, status: str) -> HeldOrder:
+def outcome_validate(outcome: str | None, *, status: str) -> str:
+    """The outcome label for a release or a reject ("" for none), or RuleError."""
+    outcome = (outcome or "").strip()
+    allowed = RELEASE_OUTCOMES if status == HoldStatus.RELEASED else REJECT_OUTCOMES
+    if outcome and outcome not in allowed:
+        verb = "release" if status == HoldStatus.RELEASED else "reject"
+        raise RuleError(f"a {verb} outcome is one of {', '.join(allowed)}", field="outcome")
+    return outcome
+
+
+def _hold_decide(
+    *, hold: HeldOrder, actor, reason: str, status: str, outcome: str = ""
+) -> HeldOrder:
     reason = (reason or "").strip()
     if not reason:
         raise RuleError("a reason is required", field="reason")
+    outcome = outcome_validate(outcome, status=status)
     with transaction.atomic():
         # Two reviewers deciding at once: the row lock makes the second see the first's decision.
         hold = HeldOrder.objects.select_for_update().select_related("order").get(pk=hold.pk)
@@ -428,6 +444,7 @@ def _hold_decide(*, hold: HeldOrder, actor, reason: str, status: str) -> HeldOrd
         hold.status = status
         hold.reviewer = actor
         hold.decision_reason = reason
+        hold.outcome = outcome
         hold.decided_at = timezone.now()
         if status == HoldStatus.RELEASED:
             hold.finance_note = FINANCE_NOTE_RELEASED
@@ -450,12 +467,16 @@ def _hold_decide(*, hold: HeldOrder, actor, reason: str, status: str) -> HeldOrd
     return hold
 
 
-def hold_release(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
-    return _hold_decide(hold=hold, actor=actor, reason=reason, status=HoldStatus.RELEASED)
+def hold_release(*, hold: HeldOrder, actor, reason: str, outcome: str = "") -> HeldOrder:
+    return _hold_decide(
+        hold=hold, actor=actor, reason=reason, status=HoldStatus.RELEASED, outcome=outcome
+    )
 
 
-def hold_reject(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
-    return _hold_decide(hold=hold, actor=actor, reason=reason, status=HoldStatus.REJECTED)
+def hold_reject(*, hold: HeldOrder, actor, reason: str, outcome: str = "") -> HeldOrder:
+    return _hold_decide(
+        hold=hold, actor=actor, reason=reason, status=HoldStatus.REJECTED, outcome=outcome
+    )
 
 
 # --- Four-eyes review (the console) ---------------------------------------------------------
@@ -491,15 +512,16 @@ def hold_needs_second_reviewer(hold: HeldOrder, policy: ReviewPolicy | None = No
     return limit is not None and hold.amount is not None and hold.amount > limit
 
 
-def hold_release_request(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+def hold_release_request(*, hold: HeldOrder, actor, reason: str, outcome: str = "") -> HeldOrder:
     """Release a hold, or, when the review policy wants four eyes on it, record this reviewer's
     release for a second, different reviewer to confirm (hold_release_confirm). Both steps are
     audited."""
     reason = (reason or "").strip()
     if not reason:
         raise RuleError("a reason is required", field="reason")
+    outcome = outcome_validate(outcome, status=HoldStatus.RELEASED)
     if not hold_needs_second_reviewer(hold):
-        return hold_release(hold=hold, actor=actor, reason=reason)
+        return hold_release(hold=hold, actor=actor, reason=reason, outcome=outcome)
     with transaction.atomic():
         # Locked like a decision: a concurrent release or reject of the same hold waits.
         hold = HeldOrder.objects.select_for_update().select_related("order").get(pk=hold.pk)
@@ -507,7 +529,7 @@ def hold_release_request(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
             raise HoldConflict(f"hold {hold.id} is already {hold.status}")
         if ReleaseRequest.objects.filter(hold=hold).exists():
             raise RuleError("a release of this hold is already waiting for confirmation")
-        ReleaseRequest.objects.create(hold=hold, requested_by=actor, reason=reason)
+        ReleaseRequest.objects.create(hold=hold, requested_by=actor, reason=reason, outcome=outcome)
         audit_record(
             action=AuditAction.HOLD_RELEASE_CONFIRMATION,
             obj_type="hold",
@@ -521,8 +543,12 @@ def hold_release_request(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
     return hold
 
 
-def hold_release_confirm(*, hold: HeldOrder, actor, reason: str = "") -> HeldOrder:
-    """The second reviewer's confirmation of a release waiting for four eyes."""
+def hold_release_confirm(
+    *, hold: HeldOrder, actor, reason: str = "", outcome: str = ""
+) -> HeldOrder:
+    """The second reviewer's confirmation of a release waiting for four eyes; the outcome is
+    the confirming reviewer's, or else the one the first reviewer gave."""
+    outcome = outcome_validate(outcome, status=HoldStatus.RELEASED)
     with transaction.atomic():
         hold = HeldOrder.objects.select_for_update().get(pk=hold.pk)
         request = (
@@ -540,18 +566,21 @@ def hold_release_confirm(*, hold: HeldOrder, actor, reason: str = "") -> HeldOrd
             f"{request.reason} (requested by {actor_label(request.requested_by)}, "
             f"confirmed by {actor_label(actor)}{': ' + note if note else ''})"
         )
+        outcome = outcome or request.outcome
         request.delete()
-        return hold_release(hold=hold, actor=actor, reason=full_reason)
+        return hold_release(hold=hold, actor=actor, reason=full_reason, outcome=outcome)
 
 
-def hold_release_under_policy(*, hold: HeldOrder, actor, reason: str) -> HeldOrder:
+def hold_release_under_policy(
+    *, hold: HeldOrder, actor, reason: str, outcome: str = ""
+) -> HeldOrder:
     """A reviewer's release, as the review policy wants it, for the admin and the API alike:
     a release of a hold another reviewer already asked to release confirms it; otherwise it
     releases, or, above the four-eyes amount, waits for a second reviewer (the hold stays
     held)."""
     if ReleaseRequest.objects.filter(hold=hold).exists():
-        return hold_release_confirm(hold=hold, actor=actor, reason=reason)
-    return hold_release_request(hold=hold, actor=actor, reason=reason)
+        return hold_release_confirm(hold=hold, actor=actor, reason=reason, outcome=outcome)
+    return hold_release_request(hold=hold, actor=actor, reason=reason, outcome=outcome)
 
 
 # --- Replay preview (the console's dry run) --------------------------------------------------
