@@ -230,6 +230,9 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "webhooks.models.EventStatus",
         "OutboundDeliveryStatusEnum": "integrations.models.DeliveryStatus",
         "BacktestStatusEnum": "rules.models.BacktestStatus",
+        # A block's action keeps the name it had before audit entries joined the API.
+        "ActionEnum": "rules.models.BlockAction",
+        "AuditActionEnum": "core.audit_actions.audit_action_choices",
     },
 }
 
